@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Fetch a slave's raw results as one archive and unpack it on the controller as untrusted."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+import tempfile
+
+from ansible.plugins.action import ActionBase
+
+ARGSPEC = {
+    "run_id": {"type": "str", "required": True},
+    "work_dir": {"type": "path", "default": "/var/lib/pyti"},
+    "dest": {"type": "path", "required": True},
+    "keep": {"type": "bool", "default": False},
+}
+
+
+def unpack(archive: str, dest: str) -> int:
+    """Unpack regular files and folders only; links and special files are refused."""
+    os.makedirs(dest, mode=0o755, exist_ok=True)
+    count = 0
+    with tarfile.open(archive) as tf:
+        members = [m for m in tf.getmembers() if m.isfile() or m.isdir()]
+        tf.extractall(dest, members=members, filter="data")
+        count = sum(1 for m in members if m.isfile())
+    return count
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        _valid, args = self.validate_argument_spec(argument_spec=ARGSPEC)
+        common = {"run_id": args["run_id"], "work_dir": args["work_dir"]}
+        packed = self._execute_module("pyti.core.results_fetch", module_args=common,
+                                      task_vars=task_vars)
+        if packed.get("failed"):
+            return {**result, **packed}
+        try:
+            with tempfile.TemporaryDirectory(prefix="pyti-fetch-") as local_tmp:
+                local = os.path.join(local_tmp, "raw.tar.gz")
+                self._connection.fetch_file(packed["archive"], local)
+                files = self._place(local, args["dest"])
+        except (OSError, tarfile.TarError) as exc:
+            return {**result, "failed": True, "msg": f"Fetching results failed: {exc}"}
+        finally:
+            self._execute_module("pyti.core.results_fetch", task_vars=task_vars,
+                                 module_args={**common, "_phase": "remove",
+                                              "_keep": args["keep"]})
+        return {**result, "changed": True, "files": files, "dest": args["dest"]}
+
+    @staticmethod
+    def _place(archive: str, dest: str) -> int:
+        """Unpack next to DEST, then put the raw results in its place in one rename."""
+        parent = os.path.dirname(dest.rstrip("/"))
+        os.makedirs(parent, mode=0o755, exist_ok=True)
+        incoming = tempfile.mkdtemp(prefix=".incoming-", dir=parent)
+        try:
+            files = unpack(archive, incoming)
+            shutil.rmtree(dest, ignore_errors=True)
+            os.replace(os.path.join(incoming, "raw"), dest)
+        finally:
+            shutil.rmtree(incoming, ignore_errors=True)
+        return files

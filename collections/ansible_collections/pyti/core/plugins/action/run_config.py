@@ -1,0 +1,82 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Check a run's configuration on the controller and plan its jobs."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+
+from ansible.plugins.action import ActionBase
+from ansible_collections.pyti.core.plugins.module_utils import _config, _limits
+from ansible_collections.pyti.core.plugins.module_utils._errors import ConfigError
+
+PYTI_VERSION = "0.1.0"
+
+ARGSPEC = {
+    "distributions": {"type": "list", "elements": "raw", "required": True},
+    "pythons": {"type": "list", "elements": "raw", "default": _config.DEFAULTS["pythons"]},
+    "tasks": {"type": "list", "elements": "raw", "default": _config.DEFAULTS["tasks"]},
+    "driver": {"type": "raw", "default": _config.DEFAULTS["driver"]},
+    "limits": {"type": "raw"},
+    "report_dir": {"type": "path", "default": _config.DEFAULTS["report_dir"]},
+    "slaves": {"type": "list", "elements": "str", "required": True},
+}
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        _valid, args = self.validate_argument_spec(argument_spec=ARGSPEC)
+        try:
+            run = self._plan(args, task_vars)
+        except ConfigError as exc:
+            return {**result, "failed": True, "msg": exc.msg, **exc.context}
+        return {**result, "changed": False, "pyti_run": run,
+                "msg": f"Run {run['id']}: {len(run['jobs'])} VMs on {len(run['slaves'])} slaves"}
+
+    def _plan(self, args: dict, task_vars: dict) -> dict:
+        base_dir = os.getcwd()
+        specs = _config.check_distributions(args["distributions"], base_dir)
+        pythons = _config._list_of_str("pyti_pythons", args["pythons"])
+        tasks = _config.check_tasks(args["tasks"])
+        driver = _config.check_driver(args["driver"])
+        limits = _limits.check(args["limits"])
+        slaves = self._slaves(args["slaves"], task_vars)
+        jobs, lacking = _config.job_matrix(specs, pythons, slaves)
+        if lacking:
+            raise ConfigError(self._lacking_msg(lacking, slaves), field="pyti_pythons",
+                              value=lacking)
+        return {
+            "id": _config.new_run_id(), "pyti_version": PYTI_VERSION,
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "driver": driver, "tasks": tasks, "pythons": pythons, "limits": limits,
+            "distributions": specs, "slaves": sorted(slaves), "jobs": jobs,
+            "report_dir": os.path.abspath(args["report_dir"]),
+        }
+
+    def _slaves(self, names: list[str], task_vars: dict) -> dict:
+        hostvars = task_vars.get("hostvars", {})
+        slaves = {}
+        for name in names:
+            info = (hostvars.get(name) or {}).get("pyti_slave_info") or {}
+            if info.get("failed") or info.get("unreachable") or "pythons" not in info:
+                continue
+            slaves[name] = {"pythons": info["pythons"], "capacity": info.get("capacity", 1),
+                            "missing": info.get("missing", {}), "uv": info.get("uv")}
+        if not slaves:
+            raise ConfigError(f"No slave could be inspected among {names!r}: check the "
+                              "inventory's slaves group and that the slaves are reachable",
+                              field="slaves")
+        return slaves
+
+    @staticmethod
+    def _lacking_msg(lacking: list[str], slaves: dict) -> str:
+        why = {}
+        for slave in slaves.values():
+            for name in lacking:
+                why.setdefault(name, slave["missing"].get(name, "not found"))
+        detail = "; ".join(f"{name}: {why[name]}" for name in lacking)
+        return f"pyti_pythons: no slave has {', '.join(map(repr, lacking))} ({detail})"

@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Prepare a run's setup on the controller: archives, wheels and the VM runner."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ansible.plugins.action import ActionBase
+from ansible_collections.pyti.core.plugins.module_utils import _prepare, _pythons
+from ansible_collections.pyti.core.plugins.module_utils._errors import PytiError
+
+RUNNER = os.path.join(os.path.dirname(__file__), "..", "module_utils", "_vm_runner.py")
+
+ARGSPEC = {
+    "distributions": {"type": "list", "elements": "str", "required": True},
+    "series": {"type": "list", "elements": "str", "required": True},
+    "cache_dir": {"type": "path", "default": "~/.cache/pyti"},
+    "workers": {"type": "int", "default": 3},
+    "uid_base": {"type": "int", "default": 990000},
+}
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        _valid, args = self.validate_argument_spec(argument_spec=ARGSPEC)
+        started = time.monotonic()
+        try:
+            pythons = [self._controller_python(s) for s in sorted(set(args["series"]))]
+            store = _prepare.Store(os.path.expanduser(args["cache_dir"]), args["uid_base"])
+            preparer = _prepare.Preparer(store, pythons, workers=args["workers"])
+            keys = preparer.prepare(args["distributions"])
+            files = _prepare.manifest(store, list(keys.values()), args["series"], RUNNER)
+        except PytiError as exc:
+            return {**result, "failed": True, "msg": exc.msg, **exc.context}
+        return {**result, "changed": preparer.downloads > 0, "keys": keys, "manifest": files,
+                "setup_dir": store.setup, "downloads": preparer.downloads,
+                "duration_s": round(time.monotonic() - started, 3)}
+
+    @staticmethod
+    def _controller_python(series: str) -> dict:
+        info = _pythons.resolve(series)
+        if info is None:
+            raise PytiError(f"Preparing the setup for Python {series} failed: the controller "
+                            f"has no python{series} to build wheels with; install it or drop "
+                            "it from pyti_pythons", series=series)
+        return info

@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Private to the pyti.core collection: other collections must not import it.
+"""The run configuration: defaults, checks with one-line errors, and the job matrix."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import datetime, timezone
+
+from . import _limits
+from ._errors import ConfigError
+
+try:
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    HAS_PACKAGING = True
+except ImportError:
+    HAS_PACKAGING = False
+
+TASKS = ("install", "import", "test")
+DRIVERS = ("namespace",)
+DEFAULTS = {
+    "pythons": ["python3"],
+    "tasks": list(TASKS),
+    "driver": "namespace",
+    "report_dir": "reports",
+    "work_dir": "/var/lib/pyti",
+    "cache_dir": "~/.cache/pyti",
+}
+ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz")
+
+
+def _list_of_str(name: str, value) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(f"{name} must be a list of non-empty strings, got {value!r}",
+                          field=name)
+    return [v.strip() for v in value]
+
+
+def check_distribution(spec: str, base_dir: str) -> str:
+    """A requirement spec or an archive path, normalised; ConfigError when it is neither."""
+    if spec.endswith(ARCHIVE_SUFFIXES) or "/" in spec:
+        path = os.path.abspath(os.path.join(base_dir, os.path.expanduser(spec)))
+        if not os.path.isfile(path):
+            raise ConfigError(f"pyti_distributions: {spec!r} looks like a path but no such file "
+                              "exists", field="pyti_distributions", value=spec)
+        return path
+    try:
+        req = Requirement(spec)
+    except InvalidRequirement as exc:
+        raise ConfigError(f"pyti_distributions: {spec!r} is not a valid requirement: {exc}",
+                          field="pyti_distributions", value=spec) from None
+    if req.url or req.marker or req.extras:
+        raise ConfigError(f"pyti_distributions: {spec!r}: use name or name==version, without "
+                          "URL, marker or extras", field="pyti_distributions", value=spec)
+    return str(req)
+
+
+def check_tasks(tasks) -> list[str]:
+    tasks = _list_of_str("pyti_tasks", tasks)
+    for task in tasks:
+        if task not in TASKS:
+            raise ConfigError(f"pyti_tasks: unknown task {task!r} (known: {', '.join(TASKS)})",
+                              field="pyti_tasks", value=task)
+    if "install" not in tasks:
+        raise ConfigError(f"pyti_tasks: {tasks!r} lacks 'install', which every other task needs",
+                          field="pyti_tasks", value=tasks)
+    return [t for t in TASKS if t in tasks]
+
+
+def check_driver(driver) -> str:
+    if driver not in DRIVERS:
+        raise ConfigError(f"pyti_driver: unknown driver {driver!r} (known: {', '.join(DRIVERS)})",
+                          field="pyti_driver", value=driver)
+    return driver
+
+
+def check_distributions(value, base_dir: str) -> list[str]:
+    specs = _list_of_str("pyti_distributions", value)
+    if not specs:
+        raise ConfigError("pyti_distributions is empty: give at least one distribution",
+                          field="pyti_distributions")
+    checked = [check_distribution(s, base_dir) for s in specs]
+    return list(dict.fromkeys(checked))
+
+
+def new_run_id() -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def job_matrix(keys: list[str], pythons: list[str], slaves: dict) -> tuple[list[dict], list[str]]:
+    """Assign every (distribution, python) to a slave that has that python.
+
+    SLAVES maps a slave name to {"pythons": {name: info}, "capacity": n}. Jobs go
+    round-robin, weighted by capacity, over the slaves that have the python.
+    """
+    jobs, lacking = [], []
+    load = {name: 0 for name in slaves}
+    for python in pythons:
+        able = [s for s in sorted(slaves) if python in slaves[s]["pythons"]]
+        if not able:
+            lacking.append(python)
+            continue
+        for spec in keys:
+            slave = min(able, key=lambda s: (load[s] / max(1, slaves[s]["capacity"]), s))
+            load[slave] += 1
+            jobs.append({"id": f"j{len(jobs) + 1:04d}", "distribution": spec, "python": python,
+                         "slave": slave, "python_info": slaves[slave]["pythons"][python]})
+    return jobs, lacking

@@ -1,0 +1,273 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Private to the pyti.core collection: other collections must not import it.
+"""Run a batch of jobs, one disposable VM per (distribution, python), in parallel on a slave."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import queue
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from . import _rawresults, _sandbox, _tasks
+from ._capture import Capture
+from ._errors import PytiError, SandboxError
+from ._vm import RUNNER, NamespaceVM
+
+MAX_SLOTS = 256
+
+
+class Slave:
+    """A slave's work dir: its lock, its VM dirs, its raw results."""
+
+    def __init__(self, work_dir: str, uid_base: int):
+        self.work_dir = work_dir
+        self.uid_base = uid_base
+        self.lock_handle = None
+
+    def lock(self) -> None:
+        os.makedirs(self.work_dir, mode=0o755, exist_ok=True)
+        self.lock_handle = open(os.path.join(self.work_dir, "slave.lock"), "w")
+        try:
+            fcntl.flock(self.lock_handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise SandboxError(f"Locking the slave's work dir {self.work_dir} failed: another "
+                               "run is using it", path=self.work_dir,
+                               failure_kind="infra") from exc
+
+    def clear_leftovers(self) -> list[str]:
+        """Remove what an earlier run that crashed left: its processes and its VM dirs."""
+        for uid in range(self.uid_base, self.uid_base + MAX_SLOTS):
+            _sandbox.kill_uid(uid)
+        vms = os.path.join(self.work_dir, "vms")
+        left = sorted(os.listdir(vms)) if os.path.isdir(vms) else []
+        shutil.rmtree(vms, ignore_errors=True)
+        return left
+
+
+class Batch:
+    """The jobs of one run on one slave, their VMs and their results."""
+
+    def __init__(self, slave: Slave, run_id: str, setup_dir: str, tasks: list[str],
+                 limits: dict, uv: str | None):
+        self.slave = slave
+        self.run_id = run_id
+        self.setup_dir = setup_dir
+        self.tasks = tasks
+        self.limits = limits
+        self.uv = uv
+        self.raw_root = os.path.join(slave.work_dir, "runs", run_id, "raw")
+        self.vm_root = os.path.join(slave.work_dir, "vms", run_id)
+        self.etc_dir = os.path.join(slave.work_dir, "vms", run_id + ".etc")
+
+    def run(self, jobs: list[dict], capacity: int) -> list[dict]:
+        os.makedirs(self.vm_root, mode=0o711, exist_ok=True)
+        _sandbox.write_vm_etc(self.etc_dir, self.slave.uid_base)
+        slots = queue.Queue()
+        for n in range(min(capacity, MAX_SLOTS)):
+            slots.put(self.slave.uid_base + n)
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, min(capacity, len(jobs) or 1))) as pool:
+                return list(pool.map(lambda job: self._run_slot(job, slots), jobs))
+        finally:
+            shutil.rmtree(self.vm_root, ignore_errors=True)
+            shutil.rmtree(self.etc_dir, ignore_errors=True)
+
+    def _run_slot(self, job: dict, slots: queue.Queue) -> dict:
+        uid = slots.get()
+        try:
+            return Job(self, job, uid).run()
+        finally:
+            slots.put(uid)
+
+
+class Job:
+    """One (distribution, python): its VM, its tasks in order, its raw results."""
+
+    def __init__(self, batch: Batch, job: dict, uid: int):
+        self.batch = batch
+        self.job = job
+        self.uid = uid
+        self.python = job["python"]
+        self.dist = _load_dist(batch.setup_dir, job["key"])
+        self.raw_dir = os.path.join(batch.raw_root, job["id"])
+        self.rejected: list[dict] = []
+
+    def run(self) -> dict:
+        started = time.monotonic()
+        result = self._result_base()
+        os.makedirs(self.raw_dir, mode=0o755, exist_ok=True)
+        prepared = self.dist.get("pythons", {}).get(self.python["series"], {})
+        error = self.dist.get("error") or prepared.get("error")
+        if error:
+            result["tasks"] = self._setup_failure(error)
+        else:
+            result["tasks"] = self._run_vm(prepared)
+        result["duration_s"] = round(time.monotonic() - started, 3)
+        result["rejected"] = self.rejected
+        return _conclude(result)
+
+    def _result_base(self) -> dict:
+        return {
+            "job": self.job["id"], "distribution": self.dist.get("name"),
+            "version": self.dist.get("version"), "spec": self.dist.get("spec"),
+            "source": self.dist.get("source"), "python": self.python["name"],
+            "python_version": self.python["version"], "python_path": self.python["executable"],
+            "driver": "namespace", "vm": f"{self.batch.run_id}-{self.job['id']}",
+            "started": datetime.now(UTC).isoformat(timespec="seconds"),
+            "raw_dir": self.job["id"],
+        }
+
+    def _setup_failure(self, error: dict) -> list[dict]:
+        first = _tasks.task_record("install", error.get("status", "error"), error.get("reason"),
+                                   error.get("kind", "setup"))
+        return [first] + [_tasks.skipped(t, "install did not pass") for t in self.batch.tasks[1:]]
+
+    def _binds(self, prepared: dict) -> list[tuple[str, str]]:
+        setup = self.batch.setup_dir
+        binds = [(self.python["prefix"], self.python["prefix"])]
+        exe_dir = os.path.dirname(self.python["executable"])
+        if not exe_dir.startswith(self.python["prefix"].rstrip("/") + "/"):
+            binds.append((exe_dir, exe_dir))
+        binds.append((os.path.join(setup, "runner"), "/setup/runner"))
+        binds.append((os.path.join(setup, "dists", self.job["key"]), "/dist"))
+        for wheel in prepared.get("wheels", []):
+            binds.append((os.path.join(setup, wheel), "/wheels/" + os.path.basename(wheel)))
+        if self.batch.uv:
+            binds.append((self.batch.uv, "/opt/pyti/bin/uv"))
+        return [(src, dest) for src, dest in binds if not dest.startswith("/usr/")]
+
+    def _job_data(self, prepared: dict) -> dict:
+        sdist = self.dist.get("sdist")
+        return {
+            "name": self.dist["name"], "python": self.python["executable"],
+            "requirements": prepared.get("requirements", []),
+            "uv": "/opt/pyti/bin/uv" if self.batch.uv else None,
+            "sdist": f"/dist/{sdist}" if sdist else None,
+        }
+
+    def _run_vm(self, prepared: dict) -> list[dict]:
+        name = f"{self.batch.run_id}-{self.job['id']}"
+        base = os.path.join(self.batch.vm_root, self.job["id"])
+        vm = NamespaceVM(name, base, self.uid, self._binds(prepared), {})
+        records = []
+        try:
+            vm.create(self._job_data(prepared), self.batch.etc_dir)
+            records = self._run_tasks(vm)
+        except PytiError as exc:
+            records.append(_tasks.task_record(self._next_task(records), "error",
+                                              f"sandbox: {exc.msg}", "sandbox"))
+        finally:
+            files = self._collect(vm)
+            destroy_error = _destroy(vm)
+        records = self._fill_skipped(records)
+        if destroy_error:
+            records[-1].update(status="error", reason=f"sandbox: {destroy_error}",
+                               failure_kind="sandbox")
+        return self._judge_files(records, files)
+
+    def _next_task(self, records):
+        return self.batch.tasks[len(records)] if len(records) < len(self.batch.tasks) else "test"
+
+    def _fill_skipped(self, records):
+        for name in self.batch.tasks[len(records):]:
+            records.append(_tasks.skipped(name, "the VM failed before this task"))
+        return records
+
+    def _run_tasks(self, vm: NamespaceVM) -> list[dict]:
+        limits = self.batch.limits
+        deadline = time.monotonic() + limits["vm_timeout"]
+        records, install_ok = [], True
+        for name in self.batch.tasks:
+            if not install_ok:
+                records.append(_tasks.skipped(name, "install did not pass"))
+                continue
+            left = deadline - time.monotonic()
+            timeout = min(limits["task_timeout"], max(left, 0.001))
+            execution = vm.run(self._command(name), timeout, limits["no_output_timeout"],
+                               _new_capture(limits))
+            record = {"name": name, "execution": execution, "vm_deadline": left <= timeout}
+            records.append(record)
+            self._write_log(name, execution.output)
+            if name == "install" and (execution.rc != 0 or execution.expired):
+                install_ok = False
+        return records
+
+    def _command(self, task: str) -> list[str]:
+        python = self.python["executable"] if task == "install" else "/vm/venv/bin/python"
+        return [python, RUNNER, task, "/job/job.json"]
+
+    def _write_log(self, task: str, capture: Capture) -> None:
+        with open(os.path.join(self.raw_dir, f"{task}.log"), "wb") as handle:
+            handle.write(capture.data())
+
+    def _collect(self, vm: NamespaceVM) -> dict:
+        limits = self.batch.limits
+        found = _rawresults.collect(vm.results_dir, limits["results_files"],
+                                    limits["results_bytes"])
+        out = os.path.join(self.raw_dir, "vm")
+        os.makedirs(out, mode=0o755, exist_ok=True)
+        for path, data in found.files.items():
+            target = os.path.join(out, path)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as handle:
+                handle.write(data)
+        self.rejected = found.rejected
+        return found.files
+
+    def _judge_files(self, records: list[dict], files: dict) -> list[dict]:
+        judged = []
+        for record in records:
+            if "execution" not in record:
+                judged.append(record)
+                continue
+            execution = record["execution"]
+            task = _tasks.judge(record["name"], execution, files, self.batch.limits,
+                                record["vm_deadline"])
+            task["log"] = f"{record['name']}.log"
+            if task["status"] != "passed":
+                task["log_tail"] = execution.output.tail_text(_tasks.TAIL_BYTES)
+            judged.append(task)
+        return judged
+
+
+def _new_capture(limits: dict) -> Capture:
+    total = limits["output_bytes"]
+    return Capture(head_bytes=total // 4, tail_bytes=total - total // 4)
+
+
+def _destroy(vm: NamespaceVM) -> str | None:
+    try:
+        vm.destroy()
+    except SandboxError as exc:
+        return exc.msg
+    return None
+
+
+def _load_dist(setup_dir: str, key: str) -> dict:
+    path = os.path.join(setup_dir, "dists", key, "dist.json")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as exc:
+        return {"name": key, "error": {"status": "error", "kind": "setup",
+                                       "reason": f"setup: {path} unreadable: {exc}"}}
+
+
+def _conclude(result: dict) -> dict:
+    """The result's status: that of its first task that neither passed nor was skipped."""
+    result.update(status="passed", reason=None, failure_kind=None, no_tests=False)
+    for task in result["tasks"]:
+        if task.get("no_tests"):
+            result["no_tests"] = True
+        if task["status"] not in ("passed", "skipped"):
+            result.update(status=task["status"], reason=f"{task['name']}: {task['reason']}",
+                          failure_kind=task["failure_kind"])
+            break
+    if all(t["status"] == "skipped" for t in result["tasks"]):
+        result.update(status="skipped", reason=result["tasks"][0]["reason"])
+    return result

@@ -1,0 +1,340 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Private to the pyti.core collection: other collections must not import it.
+"""Prepare the setup on the controller: archives, built wheels and a wheelhouse per python.
+
+Every step that may run code of a distribution (sdist metadata, builds, dependency
+resolution) runs in a sandbox with network, as its own uid, writing only to a
+work dir that the controller then reads as untrusted. Results are cached in the
+store by content, so a second run of a pinned corpus downloads nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from . import _archives, _sandbox
+from ._capture import Capture
+from ._errors import PrepareError
+
+PIP_ENV_KEYS = re.compile(r"^(PIP_(?!FIND_LINKS)[A-Z_]+|https?_proxy|HTTPS?_PROXY|no_proxy|"
+                          r"NO_PROXY|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE)$")
+STEP_TIMEOUT = 900
+STEP_IDLE = 300
+PINNED = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*===?\s*([A-Za-z0-9.!+_-]+)\s*$")
+
+
+class StepFailed(Exception):
+    def __init__(self, rc, tail: str):
+        super().__init__(tail)
+        self.rc = rc
+        self.tail = tail
+
+
+def _last_error(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if line.startswith("ERROR:") or "error" in line.lower():
+            return line[:400]
+    return lines[-1][:400] if lines else "no output"
+
+
+class Workspace:
+    """A throw-away dir that one prepare sandbox may write, owned by that sandbox's uid."""
+
+    def __init__(self, store: Store, uid: int):
+        self.store = store
+        self.uid = uid
+        self.path = tempfile.mkdtemp(prefix="work-", dir=store.tmp)
+        os.chmod(self.path, 0o755)
+        for sub in ("dl", "built", "wh", "home", "tmp"):
+            os.mkdir(os.path.join(self.path, sub))
+        for root, dirs, _ in os.walk(self.path):
+            for d in [root] + [os.path.join(root, x) for x in dirs]:
+                os.chown(d, uid, uid)
+
+    def pip(self, python: dict, args: list[str]) -> str:
+        """Run pip for PYTHON in a sandbox with network; StepFailed with pip's error."""
+        sandbox = _sandbox.Sandbox(uid=self.uid, network=True, whole_etc=True, chdir="/prepare",
+                                   env=self._env(), ro=self._ro(python),
+                                   rw=[(self.path, "/prepare"), (self.store.pip_cache(self.uid),
+                                                             "/prepare-cache")])
+        command = [sys.executable, "-m", "pip", "--python", python["executable"]] + args
+        capture = Capture(64 << 10, 192 << 10)
+        argv = sandbox.argv(command, bwrap=_sandbox.find_bwrap())
+        done = _sandbox.execute(argv, self.uid, STEP_TIMEOUT, STEP_IDLE, capture)
+        text = capture.data().decode("utf-8", "replace")
+        if done.expired or done.rc != 0:
+            raise StepFailed(done.rc, "timed out" if done.expired else _last_error(text))
+        return text
+
+    def _env(self) -> dict:
+        env = {k: v for k, v in os.environ.items() if PIP_ENV_KEYS.match(k)}
+        env.update(HOME="/prepare/home", TMPDIR="/prepare/tmp", PATH="/usr/bin:/bin", LANG="C.UTF-8",
+                   PIP_CACHE_DIR="/prepare-cache", PIP_DISABLE_PIP_VERSION_CHECK="1",
+                   PIP_NO_INPUT="1", PIP_CONFIG_FILE="/dev/null")
+        return env
+
+    def _ro(self, python: dict) -> list[tuple[str, str]]:
+        paths = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix),
+                 python["prefix"], os.path.dirname(python["executable"])}
+        return [(p, p) for p in sorted(paths) if not p.startswith(("/usr/", "/etc/"))
+                and p != "/usr"]
+
+    def remove(self) -> None:
+        _sandbox.kill_uid(self.uid)
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+class Store:
+    """The controller's cache: setup files by content, and what each spec resolved to."""
+
+    def __init__(self, root: str, uid_base: int):
+        self.root = os.path.abspath(root)
+        self.setup = os.path.join(self.root, "setup")
+        self.tmp = os.path.join(self.root, "tmp")
+        self.uid_base = uid_base
+        self.lock = threading.Lock()
+        for path in (self.setup, self.tmp, os.path.join(self.root, "acquired")):
+            os.makedirs(path, mode=0o755, exist_ok=True)
+
+    def pip_cache(self, uid: int) -> str:
+        path = os.path.join(self.root, "pip-cache", str(uid))
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        os.chown(path, uid, uid)
+        return path
+
+    def add_wheel(self, path: str) -> str:
+        """Store a wheel by its hash; returns its path relative to the setup."""
+        digest = _archives.sha256_of(path)
+        rel = os.path.join("wheels", digest[:24], os.path.basename(path))
+        target = os.path.join(self.setup, rel)
+        if not os.path.exists(target):
+            os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+            shutil.copyfile(path, target + ".part")
+            os.chmod(target + ".part", 0o444)
+            os.replace(target + ".part", target)
+        return rel
+
+    def dist_dir(self, key: str) -> str:
+        return os.path.join(self.setup, "dists", key)
+
+    def read_dist(self, key: str) -> dict | None:
+        try:
+            with open(os.path.join(self.dist_dir(key), "dist.json"), encoding="utf-8") as fh:
+                return json.load(fh)
+        except (OSError, ValueError):
+            return None
+
+    def write_dist(self, dist: dict) -> None:
+        folder = self.dist_dir(dist["key"])
+        os.makedirs(folder, mode=0o755, exist_ok=True)
+        path = os.path.join(folder, "dist.json")
+        with open(path + ".part", "w", encoding="utf-8") as handle:
+            json.dump(dist, handle, indent=1, sort_keys=True)
+        os.replace(path + ".part", path)
+
+    def acquired(self, spec: str) -> dict | None:
+        if not PINNED.match(spec) and not os.path.isabs(spec):
+            return None
+        path = os.path.join(self.root, "acquired", _archives.hashlib.sha256(
+            spec.encode()).hexdigest()[:32] + ".json")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return None
+
+    def remember(self, spec: str, key: str) -> None:
+        path = os.path.join(self.root, "acquired", _archives.hashlib.sha256(
+            spec.encode()).hexdigest()[:32] + ".json")
+        with open(path + ".part", "w", encoding="utf-8") as handle:
+            json.dump({"spec": spec, "key": key}, handle)
+        os.replace(path + ".part", path)
+
+
+def _error(status: str, kind: str, reason: str) -> dict:
+    return {"status": status, "kind": kind, "reason": reason}
+
+
+class Preparer:
+    """Turn distribution specs into dist entries of the store, one sandbox per spec."""
+
+    def __init__(self, store: Store, pythons: list[dict], workers: int = 3):
+        self.store = store
+        self.pythons = pythons
+        self.workers = workers
+        self.downloads = 0
+
+    def prepare(self, specs: list[str]) -> dict[str, str]:
+        """Prepare every spec; returns spec -> dist key (failures are recorded in the dist)."""
+        uids = list(range(self.store.uid_base + 1000, self.store.uid_base + 1000 + self.workers))
+        free = _UidPool(uids)
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            keys = list(pool.map(lambda spec: free.run(self._one, spec), specs))
+        return dict(zip(specs, keys, strict=True))
+
+    def _one(self, spec: str, uid: int) -> str:
+        known = self.store.acquired(spec)
+        dist = self.store.read_dist(known["key"]) if known else None
+        if dist and not self._missing(dist):
+            return dist["key"]
+        ws = Workspace(self.store, uid)
+        try:
+            dist = dist or self._acquire(spec, ws)
+            self._build_all(dist, ws)
+        finally:
+            ws.remove()
+        with self.store.lock:
+            self.store.write_dist(dist)
+            if not dist.get("error"):
+                self.store.remember(spec, dist["key"])
+        return dist["key"]
+
+    def _missing(self, dist: dict) -> list[dict]:
+        done = dist.get("pythons", {})
+        return [p for p in self.pythons
+                if p["series"] not in done or done[p["series"]].get("error")]
+
+    def _acquire(self, spec: str, ws: Workspace) -> dict:
+        try:
+            if os.path.isabs(spec):
+                path, source = self._copy_local(spec, ws), "local"
+            else:
+                path, source = self._download(spec, ws), "pypi"
+            name, version, kind = _archives.identify(path)
+        except PrepareError as exc:
+            return self._failed_dist(spec, _error("error", "setup", exc.msg))
+        key = f"{name}-{version}"
+        if source == "local":
+            key += "-" + _archives.sha256_of(path)[:12]
+        return self._store_archive(spec, path, key, name, version, kind, source)
+
+    def _failed_dist(self, spec: str, error: dict) -> dict:
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", spec)[-60:].strip("_") or "spec"
+        key = "invalid-" + slug + "-" + _archives.hashlib.sha256(spec.encode()).hexdigest()[:8]
+        return {"key": key, "name": spec, "version": None, "spec": spec, "source": None,
+                "sdist": None, "archive": None, "error": error, "pythons": {}}
+
+    def _store_archive(self, spec, path, key, name, version, kind, source) -> dict:
+        folder = self.store.dist_dir(key)
+        os.makedirs(folder, mode=0o755, exist_ok=True)
+        filename = os.path.basename(path)
+        shutil.copyfile(path, os.path.join(folder, filename))
+        os.chmod(os.path.join(folder, filename), 0o444)
+        return {"key": key, "name": name, "version": version, "spec": spec, "source": source,
+                "archive": filename, "sdist": filename if kind == "sdist" else None,
+                "sha256": _archives.sha256_of(path), "error": None, "pythons": {}}
+
+    def _copy_local(self, spec: str, ws: Workspace) -> str:
+        if not os.path.isfile(spec):
+            raise PrepareError(f"no such distribution archive: {spec}", path=spec)
+        target = os.path.join(ws.path, "dl", os.path.basename(spec))
+        shutil.copyfile(spec, target)
+        return target
+
+    def _download(self, spec: str, ws: Workspace) -> str:
+        base = ["download", "--no-deps", "--dest", "/prepare/dl", spec]
+        self.downloads += 1
+        try:
+            ws.pip(self.pythons[0], base[:2] + ["--no-binary", ":all:"] + base[2:])
+        except StepFailed as first:
+            try:
+                ws.pip(self.pythons[0], base[:2] + ["--only-binary", ":all:"] + base[2:])
+            except StepFailed:
+                raise PrepareError(_download_reason(first.tail), spec=spec) from None
+        files = os.listdir(os.path.join(ws.path, "dl"))
+        if len(files) != 1:
+            raise PrepareError(f"download of {spec} gave {len(files)} files, expected one")
+        return os.path.join(ws.path, "dl", files[0])
+
+    def _build_all(self, dist: dict, ws: Workspace) -> None:
+        if dist.get("error"):
+            return
+        archive = os.path.join(ws.path, "dl", dist["archive"])
+        if not os.path.exists(archive):
+            shutil.copyfile(os.path.join(self.store.dist_dir(dist["key"]), dist["archive"]),
+                            archive)
+        for python in self._missing(dist):
+            dist["pythons"][python["series"]] = self._build(dist, ws, python)
+
+    def _build(self, dist: dict, ws: Workspace, python: dict) -> dict:
+        for sub in ("built", "wh"):
+            for entry in os.listdir(os.path.join(ws.path, sub)):
+                os.remove(os.path.join(ws.path, sub, entry))
+        try:
+            wheel = self._wheel_of(dist, ws, python)
+        except StepFailed as exc:
+            return {"error": _error("failed", "task", f"build failed: {exc.tail}")}
+        extra = _archives.test_extra(wheel)
+        target = f"/prepare/built/{os.path.basename(wheel)}" + (f"[{extra}]" if extra else "")
+        try:
+            ws.pip(python, ["wheel", "--wheel-dir", "/prepare/wh", "--find-links", "/prepare/built",
+                            target, "pytest"])
+        except StepFailed as exc:
+            return {"error": _error("error", "setup", f"dependencies: {exc.tail}")}
+        wheels = [self.store.add_wheel(w) for w in _archives.safe_wheels(
+            os.path.join(ws.path, "wh"))]
+        requirement = f"{dist['name']}[{extra}]" if extra else dist["name"]
+        return {"error": None, "extra": extra, "wheels": wheels,
+                "requirements": [f"{requirement}=={dist['version']}", "pytest"]}
+
+    def _wheel_of(self, dist: dict, ws: Workspace, python: dict) -> str:
+        archive = os.path.join(ws.path, "dl", dist["archive"])
+        if not dist.get("sdist"):
+            target = os.path.join(ws.path, "built", dist["archive"])
+            shutil.copyfile(archive, target)
+            return target
+        ws.pip(python, ["wheel", "--no-deps", "--wheel-dir", "/prepare/built",
+                        "/prepare/dl/" + dist["archive"]])
+        wheels = _archives.safe_wheels(os.path.join(ws.path, "built"))
+        if len(wheels) != 1:
+            raise StepFailed(0, f"the build gave {len(wheels)} wheels, expected one")
+        return wheels[0]
+
+
+def _download_reason(tail: str) -> str:
+    if "No matching distribution" in tail or "Could not find a version" in tail:
+        return f"not found on the index: {tail}"
+    return f"download failed: {tail}"
+
+
+class _UidPool:
+    def __init__(self, uids: list[int]):
+        self.free = list(uids)
+        self.lock = threading.Lock()
+
+    def run(self, func, arg):
+        with self.lock:
+            uid = self.free.pop()
+        try:
+            return func(arg, uid)
+        finally:
+            with self.lock:
+                self.free.append(uid)
+
+
+def manifest(store: Store, keys: list[str], series: list[str], runner_source: str) -> dict:
+    """Setup files of a run (relative path -> content digest), runner included."""
+    runner = os.path.join(store.setup, "runner", "vm_runner.py")
+    os.makedirs(os.path.dirname(runner), mode=0o755, exist_ok=True)
+    with open(runner_source, "rb") as src, open(runner + ".part", "wb") as dst:
+        dst.write(src.read())
+    os.replace(runner + ".part", runner)
+    files = {"runner/vm_runner.py": _archives.sha256_of(runner)}
+    for key in sorted(set(keys)):
+        dist = store.read_dist(key) or {}
+        for name in ("dist.json", dist.get("archive")):
+            if name:
+                rel = f"dists/{key}/{name}"
+                files[rel] = _archives.sha256_of(os.path.join(store.setup, rel))
+        for s in series:
+            for wheel in (dist.get("pythons", {}).get(s) or {}).get("wheels", []):
+                files[wheel] = wheel.split("/")[1]
+    return files

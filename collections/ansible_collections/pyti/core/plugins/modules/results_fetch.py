@@ -1,0 +1,96 @@
+#!/usr/bin/python
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: results_fetch
+short_description: Bring the raw results of a run from a slave to the controller
+description:
+  - Packs the raw results that M(pyti.core.task_run) accepted from the slave's VMs, fetches
+    them to O(dest) on the controller and removes them from the slave.
+  - The controller unpacks them as untrusted data: regular files and folders only, no links,
+    nothing outside O(dest).
+version_added: 0.1.0
+author: PYTI developers
+options:
+  run_id:
+    description: The run whose raw results are fetched.
+    type: str
+    required: true
+  work_dir:
+    description: The slave's work dir.
+    type: path
+    default: /var/lib/pyti
+  dest:
+    description: The controller folder that receives the raw results of this slave.
+    type: path
+    required: true
+  keep:
+    description: Keep the raw results on the slave after fetching them.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: none
+  diff_mode:
+    support: none
+  action:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Fetch the raw results
+  pyti.core.results_fetch:
+    run_id: "{{ pyti_run.id }}"
+    dest: "{{ pyti_run.report_dir }}/{{ pyti_run.id }}/raw/{{ inventory_hostname }}"
+"""
+
+RETURN = r"""
+files:
+  description: Files received on the controller.
+  returned: success
+  type: int
+"""
+
+import os
+import shutil
+import tarfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def pack(run_dir: str) -> str:
+    archive = run_dir.rstrip("/") + ".tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        tf.add(os.path.join(run_dir, "raw"), arcname="raw")
+    return archive
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "run_id": {"type": "str", "required": True},
+            "work_dir": {"type": "path", "default": "/var/lib/pyti"},
+            "_phase": {"type": "str", "choices": ["pack", "remove"], "default": "pack"},
+            "_keep": {"type": "bool", "default": False},  # internal: set by the action plugin
+        },
+    )
+    run_id = module.params["run_id"]
+    if "/" in run_id or run_id in ("", ".", ".."):
+        module.fail_json(msg=f"Fetching results failed: run_id {run_id!r} is not a plain name")
+    run_dir = os.path.join(module.params["work_dir"], "runs", run_id)
+    if module.params["_phase"] == "remove":
+        if os.path.exists(run_dir + ".tar.gz"):
+            os.remove(run_dir + ".tar.gz")
+        if not module.params["_keep"]:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        module.exit_json(changed=True)
+    if not os.path.isdir(os.path.join(run_dir, "raw")):
+        module.fail_json(msg=f"Fetching results failed: {run_dir}/raw does not exist",
+                         path=run_dir)
+    module.exit_json(changed=False, archive=pack(run_dir))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+#!/usr/bin/python
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: task_run
+short_description: Run a batch of jobs, one disposable VM each, in parallel on a slave
+description:
+  - For each job, creates a VM, runs the tasks of the run in it in order
+    (V(install), V(import), V(test)), reads the VM's raw results as untrusted input, and
+    removes the VM with every process, mount and file of it.
+  - Up to O(capacity) VMs run at once, each as a uid of its own from O(uid_base) on.
+  - The V(namespace) driver makes a VM with bubblewrap, a new pid, network, IPC and UTS
+    namespace, no capabilities and an unprivileged uid. It sees the interpreter's prefix,
+    C(/usr), the runner, its own distribution's archive and wheels read-only, and its own
+    scratch dir writable; nothing of the slave's home dirs, keys or other VMs.
+  - Before the first VM, clears what a crashed earlier run left on the slave.
+  - The exit status, duration and output of each task are observed from outside the VM; what
+    the VM writes (JUnit XML, module lists) only adds detail and is checked against them.
+version_added: 0.1.0
+author: PYTI developers
+options:
+  run_id:
+    description: The run id, which names the VMs and the raw results folder.
+    type: str
+    required: true
+  slave_name:
+    description: The inventory name of this slave, recorded in every result.
+    type: str
+    required: true
+  setup_dir:
+    description: The slave's read-only copy of the setup.
+    type: path
+    required: true
+  work_dir:
+    description: The slave's work dir, which holds VM scratch dirs and raw results.
+    type: path
+    default: /var/lib/pyti
+  jobs:
+    description: The jobs of this slave, as planned by M(pyti.core.run_config).
+    type: list
+    elements: dict
+    required: true
+  keys:
+    description: Distribution spec to setup key, as returned by M(pyti.core.setup_prepare).
+    type: dict
+    required: true
+  tasks:
+    description: The tasks of each VM.
+    type: list
+    elements: str
+    choices: [install, import, test]
+    default: [install, import, test]
+  limits:
+    description: Per-VM limits, checked by M(pyti.core.run_config).
+    type: dict
+    default: {}
+  capacity:
+    description: VMs at once.
+    type: int
+    default: 2
+  uv:
+    description: The uv binary that installs in VMs; pip is used when it is not given.
+    type: path
+  uid_base:
+    description: First uid of the range that VMs run as; one uid per parallel slot.
+    type: int
+    default: 990000
+attributes:
+  check_mode:
+    support: none
+  diff_mode:
+    support: none
+notes:
+  - Needs root on the slave, bubblewrap and setpriv (util-linux).
+  - The uids from O(uid_base) to O(uid_base) + 255 must belong to nobody else on the slave;
+    every process of those uids is killed when a run starts.
+  - Per-task limits in this driver are the timeouts and the output caps; memory, process and
+    disk limits are not enforced yet, so a VM can use the slave's memory and disk.
+"""
+
+EXAMPLES = r"""
+- name: Run the VMs of this slave
+  pyti.core.task_run:
+    run_id: "{{ pyti_run.id }}"
+    slave_name: "{{ inventory_hostname }}"
+    setup_dir: /var/lib/pyti/setup
+    jobs: "{{ pyti_run.jobs | selectattr('slave', '==', inventory_hostname) }}"
+    keys: "{{ pyti_setup.keys }}"
+"""
+
+RETURN = r"""
+pyti_results:
+  description: One result per job, with a record per task.
+  returned: success
+  type: list
+  elements: dict
+raw_dir:
+  description: The slave folder that holds the raw results of the run.
+  returned: success
+  type: str
+leftovers:
+  description: VM folders of an earlier, crashed run that were removed.
+  returned: success
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pyti.core.plugins.module_utils import _jobs, _limits
+from ansible_collections.pyti.core.plugins.module_utils._errors import PytiError
+
+
+def jobs_with_keys(jobs: list[dict], keys: dict) -> list[dict]:
+    return [{"id": j["id"], "key": keys[j["distribution"]], "python": j["python_info"]}
+            for j in jobs]
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "run_id": {"type": "str", "required": True},
+            "slave_name": {"type": "str", "required": True},
+            "setup_dir": {"type": "path", "required": True},
+            "work_dir": {"type": "path", "default": "/var/lib/pyti"},
+            "jobs": {"type": "list", "elements": "dict", "required": True},
+            "keys": {"type": "dict", "required": True},
+            "tasks": {"type": "list", "elements": "str", "choices": ["install", "import", "test"],
+                      "default": ["install", "import", "test"]},
+            "limits": {"type": "dict", "default": {}},
+            "capacity": {"type": "int", "default": 2},
+            "uv": {"type": "path"},
+            "uid_base": {"type": "int", "default": 990000},
+        },
+    )
+    p = module.params
+    try:
+        slave = _jobs.Slave(p["work_dir"], p["uid_base"])
+        slave.lock()
+        leftovers = slave.clear_leftovers()
+        batch = _jobs.Batch(slave, p["run_id"], p["setup_dir"], p["tasks"],
+                            _limits.check(p["limits"]), p["uv"])
+        results = batch.run(jobs_with_keys(p["jobs"], p["keys"]), p["capacity"])
+    except PytiError as exc:
+        module.fail_json(msg=exc.msg, **exc.context)
+    for result in results:
+        result["raw_dir"] = f"{p['slave_name']}/{result['raw_dir']}"
+    module.exit_json(changed=bool(results), pyti_results=results, raw_dir=batch.raw_root,
+                     leftovers=leftovers)
+
+
+if __name__ == "__main__":
+    main()
