@@ -36,8 +36,9 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         _valid, args = self.validate_argument_spec(argument_spec=ARGSPEC)
         common = {"run_id": args["run_id"], "work_dir": args["work_dir"]}
-        packed = self._execute_module("pyti.core.results_fetch", module_args=common,
-                                      task_vars=task_vars)
+        packed = self._execute_module(
+            "pyti.core.results_fetch", module_args=common, task_vars=task_vars
+        )
         if packed.get("failed"):
             return {**result, **packed}
         try:
@@ -48,9 +49,11 @@ class ActionModule(ActionBase):
         except (OSError, tarfile.TarError) as exc:
             return {**result, "failed": True, "msg": f"Fetching results failed: {exc}"}
         finally:
-            self._execute_module("pyti.core.results_fetch", task_vars=task_vars,
-                                 module_args={**common, "_phase": "remove",
-                                              "_keep": args["keep"]})
+            self._execute_module(
+                "pyti.core.results_fetch",
+                task_vars=task_vars,
+                module_args={**common, "_phase": "remove", "_keep": args["keep"]},
+            )
         return {**result, "changed": True, "files": files, "dest": args["dest"]}
 
     @staticmethod

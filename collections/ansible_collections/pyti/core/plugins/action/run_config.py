@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ansible.plugins.action import ActionBase
 from ansible_collections.pyti.core.plugins.module_utils import _config, _limits
@@ -34,8 +34,12 @@ class ActionModule(ActionBase):
             run = self._plan(args, task_vars)
         except ConfigError as exc:
             return {**result, "failed": True, "msg": exc.msg, **exc.context}
-        return {**result, "changed": False, "pyti_run": run,
-                "msg": f"Run {run['id']}: {len(run['jobs'])} VMs on {len(run['slaves'])} slaves"}
+        return {
+            **result,
+            "changed": False,
+            "pyti_run": run,
+            "msg": f"Run {run['id']}: {len(run['jobs'])} VMs on {len(run['slaves'])} slaves",
+        }
 
     def _plan(self, args: dict, task_vars: dict) -> dict:
         base_dir = os.getcwd()
@@ -47,13 +51,20 @@ class ActionModule(ActionBase):
         slaves = self._slaves(args["slaves"], task_vars)
         jobs, lacking = _config.job_matrix(specs, pythons, slaves)
         if lacking:
-            raise ConfigError(self._lacking_msg(lacking, slaves), field="pyti_pythons",
-                              value=lacking)
+            raise ConfigError(
+                self._lacking_msg(lacking, slaves), field="pyti_pythons", value=lacking
+            )
         return {
-            "id": _config.new_run_id(), "pyti_version": PYTI_VERSION,
-            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "driver": driver, "tasks": tasks, "pythons": pythons, "limits": limits,
-            "distributions": specs, "slaves": sorted(slaves), "jobs": jobs,
+            "id": _config.new_run_id(),
+            "pyti_version": PYTI_VERSION,
+            "started": datetime.now(UTC).isoformat(timespec="seconds"),
+            "driver": driver,
+            "tasks": tasks,
+            "pythons": pythons,
+            "limits": limits,
+            "distributions": specs,
+            "slaves": sorted(slaves),
+            "jobs": jobs,
             "report_dir": os.path.abspath(args["report_dir"]),
         }
 
@@ -64,12 +75,18 @@ class ActionModule(ActionBase):
             info = (hostvars.get(name) or {}).get("pyti_slave_info") or {}
             if info.get("failed") or info.get("unreachable") or "pythons" not in info:
                 continue
-            slaves[name] = {"pythons": info["pythons"], "capacity": info.get("capacity", 1),
-                            "missing": info.get("missing", {}), "uv": info.get("uv")}
+            slaves[name] = {
+                "pythons": info["pythons"],
+                "capacity": info.get("capacity", 1),
+                "missing": info.get("missing", {}),
+                "uv": info.get("uv"),
+            }
         if not slaves:
-            raise ConfigError(f"No slave could be inspected among {names!r}: check the "
-                              "inventory's slaves group and that the slaves are reachable",
-                              field="slaves")
+            raise ConfigError(
+                f"No slave could be inspected among {names!r}: check the "
+                "inventory's slaves group and that the slaves are reachable",
+                field="slaves",
+            )
         return slaves
 
     @staticmethod

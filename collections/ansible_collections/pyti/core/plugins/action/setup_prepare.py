@@ -37,15 +37,24 @@ class ActionModule(ActionBase):
             files = _prepare.manifest(store, list(keys.values()), args["series"], RUNNER)
         except PytiError as exc:
             return {**result, "failed": True, "msg": exc.msg, **exc.context}
-        return {**result, "changed": preparer.downloads > 0, "keys": keys, "manifest": files,
-                "setup_dir": store.setup, "downloads": preparer.downloads,
-                "duration_s": round(time.monotonic() - started, 3)}
+        return {
+            **result,
+            "changed": preparer.downloads > 0,
+            "keys": keys,
+            "manifest": files,
+            "setup_dir": store.setup,
+            "downloads": preparer.downloads,
+            "duration_s": round(time.monotonic() - started, 3),
+        }
 
     @staticmethod
     def _controller_python(series: str) -> dict:
         info = _pythons.resolve(series)
         if info is None:
-            raise PytiError(f"Preparing the setup for Python {series} failed: the controller "
-                            f"has no python{series} to build wheels with; install it or drop "
-                            "it from pyti_pythons", series=series)
+            raise PytiError(
+                f"Preparing the setup for Python {series} failed: the controller "
+                f"has no python{series} to build wheels with; install it or drop "
+                "it from pyti_pythons",
+                series=series,
+            )
         return info

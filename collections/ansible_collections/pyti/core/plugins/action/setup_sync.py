@@ -26,8 +26,9 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         _valid, args = self.validate_argument_spec(argument_spec=ARGSPEC)
         module_args = {"dest": args["dest"], "manifest": args["manifest"]}
-        check = self._execute_module("pyti.core.setup_sync", module_args=module_args,
-                                     task_vars=task_vars)
+        check = self._execute_module(
+            "pyti.core.setup_sync", module_args=module_args, task_vars=task_vars
+        )
         if check.get("failed") or not check.get("changed") or self._task.check_mode:
             return {**result, **check}
         host = task_vars.get("inventory_hostname")
@@ -47,5 +48,7 @@ class ActionModule(ActionBase):
             self._transfer_file(archive, remote)
             self._fixup_perms2((self._connection._shell.tmpdir, remote))
             return self._execute_module(
-                "pyti.core.setup_sync", task_vars=task_vars,
-                module_args={**module_args, "_archive": remote, "_apply": True})
+                "pyti.core.setup_sync",
+                task_vars=task_vars,
+                module_args={**module_args, "_archive": remote, "_apply": True},
+            )

@@ -66,8 +66,11 @@ def identify(path: str) -> tuple[str, str, str]:
 
 def _parse(data: bytes) -> dict:
     message = email.parser.BytesParser().parsebytes(data[:MAX_METADATA])
-    return {"Name": message.get("Name"), "Version": message.get("Version"),
-            "Provides-Extra": message.get_all("Provides-Extra") or []}
+    return {
+        "Name": message.get("Name"),
+        "Version": message.get("Version"),
+        "Provides-Extra": message.get_all("Provides-Extra") or [],
+    }
 
 
 def wheel_metadata(path: str) -> dict:
@@ -117,8 +120,7 @@ def safe_wheels(folder: str) -> list[str]:
     for entry in sorted(os.listdir(folder)):
         info = os.lstat(os.path.join(folder, entry))
         if not WHEEL_NAME.match(entry) or not stat.S_ISREG(info.st_mode):
-            raise PrepareError(f"unexpected entry {entry!r} among the prepared wheels",
-                               path=folder)
+            raise PrepareError(f"unexpected entry {entry!r} among the prepared wheels", path=folder)
         if info.st_nlink != 1:
             raise PrepareError(f"the prepared wheel {entry!r} is a hard link", path=folder)
         try:

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from . import _limits
 from ._errors import ConfigError
 
 try:
@@ -33,8 +32,7 @@ ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz")
 
 def _list_of_str(name: str, value) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ConfigError(f"{name} must be a list of non-empty strings, got {value!r}",
-                          field=name)
+        raise ConfigError(f"{name} must be a list of non-empty strings, got {value!r}", field=name)
     return [v.strip() for v in value]
 
 
@@ -43,17 +41,27 @@ def check_distribution(spec: str, base_dir: str) -> str:
     if spec.endswith(ARCHIVE_SUFFIXES) or "/" in spec:
         path = os.path.abspath(os.path.join(base_dir, os.path.expanduser(spec)))
         if not os.path.isfile(path):
-            raise ConfigError(f"pyti_distributions: {spec!r} looks like a path but no such file "
-                              "exists", field="pyti_distributions", value=spec)
+            raise ConfigError(
+                f"pyti_distributions: {spec!r} looks like a path but no such file exists",
+                field="pyti_distributions",
+                value=spec,
+            )
         return path
     try:
         req = Requirement(spec)
     except InvalidRequirement as exc:
-        raise ConfigError(f"pyti_distributions: {spec!r} is not a valid requirement: {exc}",
-                          field="pyti_distributions", value=spec) from None
+        raise ConfigError(
+            f"pyti_distributions: {spec!r} is not a valid requirement: {exc}",
+            field="pyti_distributions",
+            value=spec,
+        ) from None
     if req.url or req.marker or req.extras:
-        raise ConfigError(f"pyti_distributions: {spec!r}: use name or name==version, without "
-                          "URL, marker or extras", field="pyti_distributions", value=spec)
+        raise ConfigError(
+            f"pyti_distributions: {spec!r}: use name or name==version, without "
+            "URL, marker or extras",
+            field="pyti_distributions",
+            value=spec,
+        )
     return str(req)
 
 
@@ -61,32 +69,43 @@ def check_tasks(tasks) -> list[str]:
     tasks = _list_of_str("pyti_tasks", tasks)
     for task in tasks:
         if task not in TASKS:
-            raise ConfigError(f"pyti_tasks: unknown task {task!r} (known: {', '.join(TASKS)})",
-                              field="pyti_tasks", value=task)
+            raise ConfigError(
+                f"pyti_tasks: unknown task {task!r} (known: {', '.join(TASKS)})",
+                field="pyti_tasks",
+                value=task,
+            )
     if "install" not in tasks:
-        raise ConfigError(f"pyti_tasks: {tasks!r} lacks 'install', which every other task needs",
-                          field="pyti_tasks", value=tasks)
+        raise ConfigError(
+            f"pyti_tasks: {tasks!r} lacks 'install', which every other task needs",
+            field="pyti_tasks",
+            value=tasks,
+        )
     return [t for t in TASKS if t in tasks]
 
 
 def check_driver(driver) -> str:
     if driver not in DRIVERS:
-        raise ConfigError(f"pyti_driver: unknown driver {driver!r} (known: {', '.join(DRIVERS)})",
-                          field="pyti_driver", value=driver)
+        raise ConfigError(
+            f"pyti_driver: unknown driver {driver!r} (known: {', '.join(DRIVERS)})",
+            field="pyti_driver",
+            value=driver,
+        )
     return driver
 
 
 def check_distributions(value, base_dir: str) -> list[str]:
     specs = _list_of_str("pyti_distributions", value)
     if not specs:
-        raise ConfigError("pyti_distributions is empty: give at least one distribution",
-                          field="pyti_distributions")
+        raise ConfigError(
+            "pyti_distributions is empty: give at least one distribution",
+            field="pyti_distributions",
+        )
     checked = [check_distribution(s, base_dir) for s in specs]
     return list(dict.fromkeys(checked))
 
 
 def new_run_id() -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{secrets.token_hex(3)}"
 
 
@@ -106,6 +125,13 @@ def job_matrix(keys: list[str], pythons: list[str], slaves: dict) -> tuple[list[
         for spec in keys:
             slave = min(able, key=lambda s: (load[s] / max(1, slaves[s]["capacity"]), s))
             load[slave] += 1
-            jobs.append({"id": f"j{len(jobs) + 1:04d}", "distribution": spec, "python": python,
-                         "slave": slave, "python_info": slaves[slave]["pythons"][python]})
+            jobs.append(
+                {
+                    "id": f"j{len(jobs) + 1:04d}",
+                    "distribution": spec,
+                    "python": python,
+                    "slave": slave,
+                    "python_info": slaves[slave]["pythons"][python],
+                }
+            )
     return jobs, lacking

@@ -35,9 +35,11 @@ class Slave:
         try:
             fcntl.flock(self.lock_handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            raise SandboxError(f"Locking the slave's work dir {self.work_dir} failed: another "
-                               "run is using it", path=self.work_dir,
-                               failure_kind="infra") from exc
+            raise SandboxError(
+                f"Locking the slave's work dir {self.work_dir} failed: another run is using it",
+                path=self.work_dir,
+                failure_kind="infra",
+            ) from exc
 
     def clear_leftovers(self) -> list[str]:
         """Remove what an earlier run that crashed left: its processes and its VM dirs."""
@@ -52,8 +54,15 @@ class Slave:
 class Batch:
     """The jobs of one run on one slave, their VMs and their results."""
 
-    def __init__(self, slave: Slave, run_id: str, setup_dir: str, tasks: list[str],
-                 limits: dict, uv: str | None):
+    def __init__(
+        self,
+        slave: Slave,
+        run_id: str,
+        setup_dir: str,
+        tasks: list[str],
+        limits: dict,
+        uv: str | None,
+    ):
         self.slave = slave
         self.run_id = run_id
         self.setup_dir = setup_dir
@@ -113,18 +122,24 @@ class Job:
 
     def _result_base(self) -> dict:
         return {
-            "job": self.job["id"], "distribution": self.dist.get("name"),
-            "version": self.dist.get("version"), "spec": self.dist.get("spec"),
-            "source": self.dist.get("source"), "python": self.python["name"],
-            "python_version": self.python["version"], "python_path": self.python["executable"],
-            "driver": "namespace", "vm": f"{self.batch.run_id}-{self.job['id']}",
+            "job": self.job["id"],
+            "distribution": self.dist.get("name"),
+            "version": self.dist.get("version"),
+            "spec": self.dist.get("spec"),
+            "source": self.dist.get("source"),
+            "python": self.python["name"],
+            "python_version": self.python["version"],
+            "python_path": self.python["executable"],
+            "driver": "namespace",
+            "vm": f"{self.batch.run_id}-{self.job['id']}",
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
             "raw_dir": self.job["id"],
         }
 
     def _setup_failure(self, error: dict) -> list[dict]:
-        first = _tasks.task_record("install", error.get("status", "error"), error.get("reason"),
-                                   error.get("kind", "setup"))
+        first = _tasks.task_record(
+            "install", error.get("status", "error"), error.get("reason"), error.get("kind", "setup")
+        )
         return [first] + [_tasks.skipped(t, "install did not pass") for t in self.batch.tasks[1:]]
 
     def _binds(self, prepared: dict) -> list[tuple[str, str]]:
@@ -144,7 +159,8 @@ class Job:
     def _job_data(self, prepared: dict) -> dict:
         sdist = self.dist.get("sdist")
         return {
-            "name": self.dist["name"], "python": self.python["executable"],
+            "name": self.dist["name"],
+            "python": self.python["executable"],
             "requirements": prepared.get("requirements", []),
             "uv": "/opt/pyti/bin/uv" if self.batch.uv else None,
             "sdist": f"/dist/{sdist}" if sdist else None,
@@ -159,22 +175,26 @@ class Job:
             vm.create(self._job_data(prepared), self.batch.etc_dir)
             records = self._run_tasks(vm)
         except PytiError as exc:
-            records.append(_tasks.task_record(self._next_task(records), "error",
-                                              f"sandbox: {exc.msg}", "sandbox"))
+            records.append(
+                _tasks.task_record(
+                    self._next_task(records), "error", f"sandbox: {exc.msg}", "sandbox"
+                )
+            )
         finally:
             files = self._collect(vm)
             destroy_error = _destroy(vm)
         records = self._fill_skipped(records)
         if destroy_error:
-            records[-1].update(status="error", reason=f"sandbox: {destroy_error}",
-                               failure_kind="sandbox")
+            records[-1].update(
+                status="error", reason=f"sandbox: {destroy_error}", failure_kind="sandbox"
+            )
         return self._judge_files(records, files)
 
     def _next_task(self, records):
         return self.batch.tasks[len(records)] if len(records) < len(self.batch.tasks) else "test"
 
     def _fill_skipped(self, records):
-        for name in self.batch.tasks[len(records):]:
+        for name in self.batch.tasks[len(records) :]:
             records.append(_tasks.skipped(name, "the VM failed before this task"))
         return records
 
@@ -188,8 +208,9 @@ class Job:
                 continue
             left = deadline - time.monotonic()
             timeout = min(limits["task_timeout"], max(left, 0.001))
-            execution = vm.run(self._command(name), timeout, limits["no_output_timeout"],
-                               _new_capture(limits))
+            execution = vm.run(
+                self._command(name), timeout, limits["no_output_timeout"], _new_capture(limits)
+            )
             record = {"name": name, "execution": execution, "vm_deadline": left <= timeout}
             records.append(record)
             self._write_log(name, execution.output)
@@ -207,8 +228,9 @@ class Job:
 
     def _collect(self, vm: NamespaceVM) -> dict:
         limits = self.batch.limits
-        found = _rawresults.collect(vm.results_dir, limits["results_files"],
-                                    limits["results_bytes"])
+        found = _rawresults.collect(
+            vm.results_dir, limits["results_files"], limits["results_bytes"]
+        )
         out = os.path.join(self.raw_dir, "vm")
         os.makedirs(out, mode=0o755, exist_ok=True)
         for path, data in found.files.items():
@@ -226,8 +248,9 @@ class Job:
                 judged.append(record)
                 continue
             execution = record["execution"]
-            task = _tasks.judge(record["name"], execution, files, self.batch.limits,
-                                record["vm_deadline"])
+            task = _tasks.judge(
+                record["name"], execution, files, self.batch.limits, record["vm_deadline"]
+            )
             task["log"] = f"{record['name']}.log"
             if task["status"] != "passed":
                 task["log_tail"] = execution.output.tail_text(_tasks.TAIL_BYTES)
@@ -254,8 +277,14 @@ def _load_dist(setup_dir: str, key: str) -> dict:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
     except (OSError, ValueError) as exc:
-        return {"name": key, "error": {"status": "error", "kind": "setup",
-                                       "reason": f"setup: {path} unreadable: {exc}"}}
+        return {
+            "name": key,
+            "error": {
+                "status": "error",
+                "kind": "setup",
+                "reason": f"setup: {path} unreadable: {exc}",
+            },
+        }
 
 
 def _conclude(result: dict) -> dict:
@@ -263,10 +292,13 @@ def _conclude(result: dict) -> dict:
     result.update(status="passed", reason=None, failure_kind=None, no_tests=False)
     for task in result["tasks"]:
         if task.get("no_tests"):
-            result["no_tests"] = True
+            result.update(no_tests=True, reason=f"{task['name']}: {task['reason']}")
         if task["status"] not in ("passed", "skipped"):
-            result.update(status=task["status"], reason=f"{task['name']}: {task['reason']}",
-                          failure_kind=task["failure_kind"])
+            result.update(
+                status=task["status"],
+                reason=f"{task['name']}: {task['reason']}",
+                failure_kind=task["failure_kind"],
+            )
             break
     if all(t["status"] == "skipped" for t in result["tasks"]):
         result.update(status="skipped", reason=result["tasks"][0]["reason"])

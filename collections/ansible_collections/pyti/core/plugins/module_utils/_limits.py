@@ -31,11 +31,16 @@ def check(limits: dict | None) -> dict:
     for name, value in limits.items():
         if name not in LIMITS:
             known = ", ".join(sorted(LIMITS))
-            raise ConfigError(f"pyti_limits.{name} is not a known limit (known: {known})",
-                              field=f"pyti_limits.{name}")
+            raise ConfigError(
+                f"pyti_limits.{name} is not a known limit (known: {known})",
+                field=f"pyti_limits.{name}",
+            )
         minimum = LIMITS[name][1]
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ConfigError(f"pyti_limits.{name} must be an integer >= {minimum}, got {value!r}",
-                              field=f"pyti_limits.{name}", value=value)
+            raise ConfigError(
+                f"pyti_limits.{name} must be an integer >= {minimum}, got {value!r}",
+                field=f"pyti_limits.{name}",
+                value=value,
+            )
         merged[name] = value
     return merged

@@ -23,8 +23,10 @@ from . import _archives, _sandbox
 from ._capture import Capture
 from ._errors import PrepareError
 
-PIP_ENV_KEYS = re.compile(r"^(PIP_(?!FIND_LINKS)[A-Z_]+|https?_proxy|HTTPS?_PROXY|no_proxy|"
-                          r"NO_PROXY|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE)$")
+PIP_ENV_KEYS = re.compile(
+    r"^(PIP_(?!FIND_LINKS)[A-Z_]+|https?_proxy|HTTPS?_PROXY|no_proxy|"
+    r"NO_PROXY|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE)$"
+)
 STEP_TIMEOUT = 900
 STEP_IDLE = 300
 PINNED = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*===?\s*([A-Za-z0-9.!+_-]+)\s*$")
@@ -61,10 +63,15 @@ class Workspace:
 
     def pip(self, python: dict, args: list[str]) -> str:
         """Run pip for PYTHON in a sandbox with network; StepFailed with pip's error."""
-        sandbox = _sandbox.Sandbox(uid=self.uid, network=True, whole_etc=True, chdir="/prepare",
-                                   env=self._env(), ro=self._ro(python),
-                                   rw=[(self.path, "/prepare"), (self.store.pip_cache(self.uid),
-                                                             "/prepare-cache")])
+        sandbox = _sandbox.Sandbox(
+            uid=self.uid,
+            network=True,
+            whole_etc=True,
+            chdir="/prepare",
+            env=self._env(),
+            ro=self._ro(python),
+            rw=[(self.path, "/prepare"), (self.store.pip_cache(self.uid), "/prepare-cache")],
+        )
         command = [sys.executable, "-m", "pip", "--python", python["executable"]] + args
         capture = Capture(64 << 10, 192 << 10)
         argv = sandbox.argv(command, bwrap=_sandbox.find_bwrap())
@@ -76,16 +83,28 @@ class Workspace:
 
     def _env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if PIP_ENV_KEYS.match(k)}
-        env.update(HOME="/prepare/home", TMPDIR="/prepare/tmp", PATH="/usr/bin:/bin", LANG="C.UTF-8",
-                   PIP_CACHE_DIR="/prepare-cache", PIP_DISABLE_PIP_VERSION_CHECK="1",
-                   PIP_NO_INPUT="1", PIP_CONFIG_FILE="/dev/null")
+        env.update(
+            HOME="/prepare/home",
+            TMPDIR="/prepare/tmp",
+            PATH="/usr/bin:/bin",
+            LANG="C.UTF-8",
+            PIP_CACHE_DIR="/prepare-cache",
+            PIP_DISABLE_PIP_VERSION_CHECK="1",
+            PIP_NO_INPUT="1",
+            PIP_CONFIG_FILE="/dev/null",
+        )
         return env
 
     def _ro(self, python: dict) -> list[tuple[str, str]]:
-        paths = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix),
-                 python["prefix"], os.path.dirname(python["executable"])}
-        return [(p, p) for p in sorted(paths) if not p.startswith(("/usr/", "/etc/"))
-                and p != "/usr"]
+        paths = {
+            os.path.realpath(sys.prefix),
+            os.path.realpath(sys.base_prefix),
+            python["prefix"],
+            os.path.dirname(python["executable"]),
+        }
+        return [
+            (p, p) for p in sorted(paths) if not p.startswith(("/usr/", "/etc/")) and p != "/usr"
+        ]
 
     def remove(self) -> None:
         _sandbox.kill_uid(self.uid)
@@ -143,8 +162,11 @@ class Store:
     def acquired(self, spec: str) -> dict | None:
         if not PINNED.match(spec) and not os.path.isabs(spec):
             return None
-        path = os.path.join(self.root, "acquired", _archives.hashlib.sha256(
-            spec.encode()).hexdigest()[:32] + ".json")
+        path = os.path.join(
+            self.root,
+            "acquired",
+            _archives.hashlib.sha256(spec.encode()).hexdigest()[:32] + ".json",
+        )
         try:
             with open(path, encoding="utf-8") as handle:
                 return json.load(handle)
@@ -152,8 +174,11 @@ class Store:
             return None
 
     def remember(self, spec: str, key: str) -> None:
-        path = os.path.join(self.root, "acquired", _archives.hashlib.sha256(
-            spec.encode()).hexdigest()[:32] + ".json")
+        path = os.path.join(
+            self.root,
+            "acquired",
+            _archives.hashlib.sha256(spec.encode()).hexdigest()[:32] + ".json",
+        )
         with open(path + ".part", "w", encoding="utf-8") as handle:
             json.dump({"spec": spec, "key": key}, handle)
         os.replace(path + ".part", path)
@@ -199,8 +224,9 @@ class Preparer:
 
     def _missing(self, dist: dict) -> list[dict]:
         done = dist.get("pythons", {})
-        return [p for p in self.pythons
-                if p["series"] not in done or done[p["series"]].get("error")]
+        return [
+            p for p in self.pythons if p["series"] not in done or done[p["series"]].get("error")
+        ]
 
     def _acquire(self, spec: str, ws: Workspace) -> dict:
         try:
@@ -219,8 +245,17 @@ class Preparer:
     def _failed_dist(self, spec: str, error: dict) -> dict:
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", spec)[-60:].strip("_") or "spec"
         key = "invalid-" + slug + "-" + _archives.hashlib.sha256(spec.encode()).hexdigest()[:8]
-        return {"key": key, "name": spec, "version": None, "spec": spec, "source": None,
-                "sdist": None, "archive": None, "error": error, "pythons": {}}
+        return {
+            "key": key,
+            "name": spec,
+            "version": None,
+            "spec": spec,
+            "source": None,
+            "sdist": None,
+            "archive": None,
+            "error": error,
+            "pythons": {},
+        }
 
     def _store_archive(self, spec, path, key, name, version, kind, source) -> dict:
         folder = self.store.dist_dir(key)
@@ -228,9 +263,18 @@ class Preparer:
         filename = os.path.basename(path)
         shutil.copyfile(path, os.path.join(folder, filename))
         os.chmod(os.path.join(folder, filename), 0o444)
-        return {"key": key, "name": name, "version": version, "spec": spec, "source": source,
-                "archive": filename, "sdist": filename if kind == "sdist" else None,
-                "sha256": _archives.sha256_of(path), "error": None, "pythons": {}}
+        return {
+            "key": key,
+            "name": name,
+            "version": version,
+            "spec": spec,
+            "source": source,
+            "archive": filename,
+            "sdist": filename if kind == "sdist" else None,
+            "sha256": _archives.sha256_of(path),
+            "error": None,
+            "pythons": {},
+        }
 
     def _copy_local(self, spec: str, ws: Workspace) -> str:
         if not os.path.isfile(spec):
@@ -259,8 +303,9 @@ class Preparer:
             return
         archive = os.path.join(ws.path, "dl", dist["archive"])
         if not os.path.exists(archive):
-            shutil.copyfile(os.path.join(self.store.dist_dir(dist["key"]), dist["archive"]),
-                            archive)
+            shutil.copyfile(
+                os.path.join(self.store.dist_dir(dist["key"]), dist["archive"]), archive
+            )
         for python in self._missing(dist):
             dist["pythons"][python["series"]] = self._build(dist, ws, python)
 
@@ -275,15 +320,30 @@ class Preparer:
         extra = _archives.test_extra(wheel)
         target = f"/prepare/built/{os.path.basename(wheel)}" + (f"[{extra}]" if extra else "")
         try:
-            ws.pip(python, ["wheel", "--wheel-dir", "/prepare/wh", "--find-links", "/prepare/built",
-                            target, "pytest"])
+            ws.pip(
+                python,
+                [
+                    "wheel",
+                    "--wheel-dir",
+                    "/prepare/wh",
+                    "--find-links",
+                    "/prepare/built",
+                    target,
+                    "pytest",
+                ],
+            )
         except StepFailed as exc:
             return {"error": _error("error", "setup", f"dependencies: {exc.tail}")}
-        wheels = [self.store.add_wheel(w) for w in _archives.safe_wheels(
-            os.path.join(ws.path, "wh"))]
+        wheels = [
+            self.store.add_wheel(w) for w in _archives.safe_wheels(os.path.join(ws.path, "wh"))
+        ]
         requirement = f"{dist['name']}[{extra}]" if extra else dist["name"]
-        return {"error": None, "extra": extra, "wheels": wheels,
-                "requirements": [f"{requirement}=={dist['version']}", "pytest"]}
+        return {
+            "error": None,
+            "extra": extra,
+            "wheels": wheels,
+            "requirements": [f"{requirement}=={dist['version']}", "pytest"],
+        }
 
     def _wheel_of(self, dist: dict, ws: Workspace, python: dict) -> str:
         archive = os.path.join(ws.path, "dl", dist["archive"])
@@ -291,8 +351,16 @@ class Preparer:
             target = os.path.join(ws.path, "built", dist["archive"])
             shutil.copyfile(archive, target)
             return target
-        ws.pip(python, ["wheel", "--no-deps", "--wheel-dir", "/prepare/built",
-                        "/prepare/dl/" + dist["archive"]])
+        ws.pip(
+            python,
+            [
+                "wheel",
+                "--no-deps",
+                "--wheel-dir",
+                "/prepare/built",
+                "/prepare/dl/" + dist["archive"],
+            ],
+        )
         wheels = _archives.safe_wheels(os.path.join(ws.path, "built"))
         if len(wheels) != 1:
             raise StepFailed(0, f"the build gave {len(wheels)} wheels, expected one")

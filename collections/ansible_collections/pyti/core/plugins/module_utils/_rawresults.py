@@ -72,9 +72,14 @@ def _walk(dir_fd: int, prefix: str, found: Collected, depth: int) -> None:
 
 
 def _kind(mode: int) -> str:
-    for test, word in ((stat.S_ISLNK, "symlink"), (stat.S_ISDIR, "directory too deep"),
-                       (stat.S_ISFIFO, "fifo"), (stat.S_ISSOCK, "socket"),
-                       (stat.S_ISCHR, "device"), (stat.S_ISBLK, "device")):
+    for test, word in (
+        (stat.S_ISLNK, "symlink"),
+        (stat.S_ISDIR, "directory too deep"),
+        (stat.S_ISFIFO, "fifo"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "device"),
+        (stat.S_ISBLK, "device"),
+    ):
         if test(mode):
             return word
     return "unknown type"

@@ -185,12 +185,18 @@ def _stop(proc: subprocess.Popen, uid: int) -> None:
     proc.wait()
 
 
-def execute(argv: list[str], uid: int, timeout: float, idle_timeout: float,
-            capture: Capture) -> Execution:
+def execute(
+    argv: list[str], uid: int, timeout: float, idle_timeout: float, capture: Capture
+) -> Execution:
     """Run a sandboxed command, drain its output while it runs, and enforce its timeouts."""
     started = time.monotonic()
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     state = {"last": started}
     reader = threading.Thread(target=_drain, args=(proc.stdout, capture, state), daemon=True)
     reader.start()

@@ -29,8 +29,11 @@ def _is_content_addressed(rel: str) -> bool:
 def _check_rel(rel: str) -> None:
     parts = rel.split("/")
     if rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        raise SyncError(f"Syncing the setup failed: unsafe path {rel!r} in the manifest",
-                        path=rel, failure_kind="sync")
+        raise SyncError(
+            f"Syncing the setup failed: unsafe path {rel!r} in the manifest",
+            path=rel,
+            failure_kind="sync",
+        )
 
 
 def diff(dest: str, manifest: dict) -> tuple[list[str], list[str]]:
@@ -80,17 +83,24 @@ def _unpack(archive: str, staging: str, manifest: dict, dest: str) -> None:
         with tarfile.open(archive) as tf:
             tf.extractall(staging, filter="data")
     except (tarfile.TarError, OSError) as exc:
-        raise SyncError(f"Syncing the setup failed: the archive does not unpack: {exc}",
-                        failure_kind="sync") from exc
+        raise SyncError(
+            f"Syncing the setup failed: the archive does not unpack: {exc}", failure_kind="sync"
+        ) from exc
     for rel in _files_under(staging):
         _check_rel(rel)
         if rel not in manifest:
-            raise SyncError(f"Syncing the setup failed: {rel!r} is not in the manifest",
-                            path=rel, failure_kind="sync")
+            raise SyncError(
+                f"Syncing the setup failed: {rel!r} is not in the manifest",
+                path=rel,
+                failure_kind="sync",
+            )
         source = os.path.join(staging, rel)
         if digest_of(source, manifest[rel]) != manifest[rel]:
-            raise SyncError(f"Syncing the setup failed: {rel!r} arrived with other content",
-                            path=rel, failure_kind="sync")
+            raise SyncError(
+                f"Syncing the setup failed: {rel!r} arrived with other content",
+                path=rel,
+                failure_kind="sync",
+            )
         target = os.path.join(dest, rel)
         os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
         os.chmod(source, 0o444)

@@ -11,10 +11,19 @@ SANDBOX_MARKERS = (b"bwrap:", b"setpriv:")
 TAIL_BYTES = 4096
 
 
-def task_record(name: str, status: str, reason: str | None = None, kind: str | None = None,
-                **extra) -> dict:
-    record = {"name": name, "status": status, "reason": reason, "failure_kind": kind,
-              "duration_s": 0.0, "rc": None, "log": None, "output_bytes": 0}
+def task_record(
+    name: str, status: str, reason: str | None = None, kind: str | None = None, **extra
+) -> dict:
+    record = {
+        "name": name,
+        "status": status,
+        "reason": reason,
+        "failure_kind": kind,
+        "duration_s": 0.0,
+        "rc": None,
+        "log": None,
+        "output_bytes": 0,
+    }
     record.update(extra)
     return record
 
@@ -38,12 +47,17 @@ def expired_reason(expired: str, limits: dict, vm_deadline_hit: bool) -> str:
 
 def judge(name: str, execution, files: dict, limits: dict, vm_deadline_hit: bool) -> dict:
     """The task's record from its exit status, its output and the VM's raw results."""
-    record = task_record(name, "passed", rc=execution.rc,
-                         duration_s=round(execution.duration_s, 3),
-                         output_bytes=execution.output.size)
+    record = task_record(
+        name,
+        "passed",
+        rc=execution.rc,
+        duration_s=round(execution.duration_s, 3),
+        output_bytes=execution.output.size,
+    )
     if execution.expired:
-        return _fail(record, "timeout", expired_reason(execution.expired, limits,
-                                                       vm_deadline_hit), "task")
+        return _fail(
+            record, "timeout", expired_reason(execution.expired, limits, vm_deadline_hit), "task"
+        )
     head = bytes(execution.output.head[:200])
     if execution.rc != 0 and head.startswith(SANDBOX_MARKERS):
         return _fail(record, "error", f"sandbox: {last_line(execution.output)}", "sandbox")
@@ -60,8 +74,12 @@ def _fail(record: dict, status: str, reason: str, kind: str) -> dict:
 def _judge_install(record, execution, files):
     if execution.rc == 0:
         return record
-    return _fail(record, "failed",
-                 f"install failed (exit {execution.rc}): {last_line(execution.output)}", "task")
+    return _fail(
+        record,
+        "failed",
+        f"install failed (exit {execution.rc}): {last_line(execution.output)}",
+        "task",
+    )
 
 
 def _judge_import(record, execution, files):
@@ -70,15 +88,20 @@ def _judge_import(record, execution, files):
     if not isinstance(modules, list):
         if execution.rc == 0:
             return _fail(record, "error", "results: import.json missing or malformed", "results")
-        return _fail(record, "failed", f"import failed (exit {execution.rc}): "
-                     f"{last_line(execution.output)}", "task")
+        return _fail(
+            record,
+            "failed",
+            f"import failed (exit {execution.rc}): {last_line(execution.output)}",
+            "task",
+        )
     record["modules"] = [str(m.get("name"))[:200] for m in modules if isinstance(m, dict)]
     bad = [m for m in modules if isinstance(m, dict) and not m.get("ok")]
     if execution.rc == 0 and not bad:
         return record
     if not bad:
-        return _fail(record, "error", f"import exited {execution.rc} with every module imported",
-                     "results")
+        return _fail(
+            record, "error", f"import exited {execution.rc} with every module imported", "results"
+        )
     first = bad[0]
     reason = f"import of {str(first.get('name'))[:100]} failed: {str(first.get('error'))[:300]}"
     if len(bad) > 1:
@@ -95,9 +118,17 @@ def _judge_test(record, execution, files):
         return _fail(record, "skipped", f"no tests: {str(why)[:300]}", None)
     if rc in (0, 1):
         return _judge_counts(record, rc, files.get("junit.xml"))
-    what = {2: "test run interrupted (collection errors?)", 3: "pytest internal error",
-            4: "pytest usage error"}.get(rc, f"pytest exited {rc}")
     record["tests"] = _counts_or_none(files.get("junit.xml"), record)
+    errors = (record["tests"] or {}).get("errors", 0)
+    if rc == 2 and errors and record.get("failures"):
+        first = record["failures"][0]
+        reason = (
+            f"{errors} errors while collecting tests, first {first['name']}: {first['message']}"
+        )
+        return _fail(record, "error", reason[:500], "task")
+    what = {2: "test run interrupted", 3: "pytest internal error", 4: "pytest usage error"}.get(
+        rc, f"pytest exited {rc}"
+    )
     return _fail(record, "error", f"{what}: {last_line(execution.output)}", "task")
 
 
@@ -122,11 +153,16 @@ def _judge_counts(record, rc, data):
     record["tests"], record["failures"] = counts, failures
     bad = counts["failed"] + counts["errors"]
     if rc == 0 and bad:
-        return _fail(record, "error", f"results: pytest exited 0 but JUnit XML reports {bad} "
-                     "failures or errors", "results")
+        return _fail(
+            record,
+            "error",
+            f"results: pytest exited 0 but JUnit XML reports {bad} failures or errors",
+            "results",
+        )
     if rc == 1 and not bad:
-        return _fail(record, "error", "results: pytest exited 1 but JUnit XML reports no "
-                     "failure", "results")
+        return _fail(
+            record, "error", "results: pytest exited 1 but JUnit XML reports no failure", "results"
+        )
     if rc == 1:
         total = sum(counts.values())
         names = ", ".join(f["name"] for f in failures[:3])

@@ -60,8 +60,9 @@ class NamespaceVM:
         self.sandbox.rw += [(self.scratch, "/vm"), (os.path.join(self.scratch, "tmp"), "/tmp")]
         self.sandbox.etc_dir = etc_dir
 
-    def run(self, command: list[str], timeout: float, idle_timeout: float,
-            capture: Capture) -> _sandbox.Execution:
+    def run(
+        self, command: list[str], timeout: float, idle_timeout: float, capture: Capture
+    ) -> _sandbox.Execution:
         argv = self.sandbox.argv(command, bwrap=_sandbox.find_bwrap())
         return _sandbox.execute(argv, self.uid, timeout, idle_timeout, capture)
 
@@ -72,12 +73,15 @@ class NamespaceVM:
     def destroy(self) -> None:
         """Kill whatever is left of the VM and remove its files; SandboxError if it cannot."""
         if not _sandbox.kill_uid(self.uid):
-            raise SandboxError(f"Removing VM {self.name} failed: processes of uid {self.uid} "
-                               "survived SIGKILL", vm=self.name)
+            raise SandboxError(
+                f"Removing VM {self.name} failed: processes of uid {self.uid} survived SIGKILL",
+                vm=self.name,
+            )
         for _ in range(3):
             shutil.rmtree(self.base, ignore_errors=True)
             if not os.path.lexists(self.base):
                 return
             time.sleep(0.1)
-        raise SandboxError(f"Removing VM {self.name} failed: {self.base} could not be deleted",
-                           vm=self.name)
+        raise SandboxError(
+            f"Removing VM {self.name} failed: {self.base} could not be deleted", vm=self.name
+        )

@@ -3,7 +3,7 @@
 """The task runner that PYTI starts inside a VM, once per task.
 
 It is copied into the setup and runs under the interpreter being tested, so it
-must keep to the standard library of Python 3.8. Its exit status is what the
+must keep to the standard library of Python 3.9. Its exit status is what the
 slave observes; the JSON files it writes to the results dir only add detail
 (a reason, a module list), which the slave treats as untrusted.
 """
@@ -43,13 +43,36 @@ def install(job):
     if uv:
         rc = run([uv, "venv", "--quiet", "--python", python, VENV])
         if rc == 0:
-            rc = run([uv, "pip", "install", "--python", VENV + "/bin/python", "--offline",
-                      "--no-index", "--find-links", WHEELS] + reqs)
+            rc = run(
+                [
+                    uv,
+                    "pip",
+                    "install",
+                    "--python",
+                    VENV + "/bin/python",
+                    "--offline",
+                    "--no-index",
+                    "--find-links",
+                    WHEELS,
+                ]
+                + reqs
+            )
         return rc
     rc = run([python, "-m", "venv", VENV])
     if rc == 0:
-        rc = run([VENV + "/bin/python", "-m", "pip", "install", "--no-index",
-                  "--disable-pip-version-check", "--find-links", WHEELS] + reqs)
+        rc = run(
+            [
+                VENV + "/bin/python",
+                "-m",
+                "pip",
+                "install",
+                "--no-index",
+                "--disable-pip-version-check",
+                "--find-links",
+                WHEELS,
+            ]
+            + reqs
+        )
     return rc
 
 
@@ -84,8 +107,11 @@ def import_all(job):
     modules = []
     for name in names:
         say("import", name)
-        proc = subprocess.run([sys.executable, "-c", "import " + name],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        proc = subprocess.run(
+            [sys.executable, "-c", "import " + name],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         text = proc.stdout.decode("utf-8", "replace")
         sys.stdout.write(text)
         lines = [line for line in text.splitlines() if line.strip()]
@@ -139,8 +165,15 @@ def test(job):
     removed = strip_sources(root, top_level_names(job["name"]))
     write_result("test", {"root": os.path.relpath(root, SRC), "removed": removed})
     say("testing the installed package with the tests of", os.path.basename(sdist))
-    argv = [VENV + "/bin/python", "-m", "pytest", "-p", "no:cacheprovider", "-rfE",
-            "--junitxml=" + RESULTS + "/junit.xml"]
+    argv = [
+        VENV + "/bin/python",
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-rfE",
+        "--junitxml=" + RESULTS + "/junit.xml",
+    ]
     sys.stdout.flush()
     os.chdir(root)
     os.execv(argv[0], argv)

@@ -87,8 +87,7 @@ def main():
             shutil.rmtree(run_dir, ignore_errors=True)
         module.exit_json(changed=True)
     if not os.path.isdir(os.path.join(run_dir, "raw")):
-        module.fail_json(msg=f"Fetching results failed: {run_dir}/raw does not exist",
-                         path=run_dir)
+        module.fail_json(msg=f"Fetching results failed: {run_dir}/raw does not exist", path=run_dir)
     module.exit_json(changed=False, archive=pack(run_dir))
 
 

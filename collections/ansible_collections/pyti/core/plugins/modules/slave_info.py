@@ -33,7 +33,7 @@ attributes:
   diff_mode:
     support: none
 notes:
-  - Interpreters older than Python 3.8 are reported as missing, with the reason.
+  - Interpreters older than Python 3.9 are reported as missing, with the reason.
 """
 
 EXAMPLES = r"""
@@ -80,7 +80,7 @@ import sys
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyti.core.plugins.module_utils import _pythons
 
-MIN_SERIES = (3, 8)
+MIN_SERIES = (3, 9)
 
 
 def find_uv() -> str | None:
@@ -105,12 +105,18 @@ def main():
         if info is None:
             missing[name] = "no such interpreter on this slave"
         elif (info["major"], info["minor"]) < MIN_SERIES:
-            missing[name] = f"Python {info['version']} is too old: PYTI runs 3.8 and later"
+            missing[name] = f"Python {info['version']} is too old: PYTI runs 3.9 and later"
         else:
             found[name] = info
     capacity = module.params["capacity"] or os.cpu_count() or 1
-    module.exit_json(changed=False, pythons=found, missing=missing, capacity=capacity,
-                     uv=find_uv(), bwrap=shutil.which("bwrap"))
+    module.exit_json(
+        changed=False,
+        pythons=found,
+        missing=missing,
+        capacity=capacity,
+        uv=find_uv(),
+        bwrap=shutil.which("bwrap"),
+    )
 
 
 if __name__ == "__main__":

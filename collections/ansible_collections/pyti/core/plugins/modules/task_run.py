@@ -113,8 +113,9 @@ from ansible_collections.pyti.core.plugins.module_utils._errors import PytiError
 
 
 def jobs_with_keys(jobs: list[dict], keys: dict) -> list[dict]:
-    return [{"id": j["id"], "key": keys[j["distribution"]], "python": j["python_info"]}
-            for j in jobs]
+    return [
+        {"id": j["id"], "key": keys[j["distribution"]], "python": j["python_info"]} for j in jobs
+    ]
 
 
 def main():
@@ -126,8 +127,12 @@ def main():
             "work_dir": {"type": "path", "default": "/var/lib/pyti"},
             "jobs": {"type": "list", "elements": "dict", "required": True},
             "keys": {"type": "dict", "required": True},
-            "tasks": {"type": "list", "elements": "str", "choices": ["install", "import", "test"],
-                      "default": ["install", "import", "test"]},
+            "tasks": {
+                "type": "list",
+                "elements": "str",
+                "choices": ["install", "import", "test"],
+                "default": ["install", "import", "test"],
+            },
             "limits": {"type": "dict", "default": {}},
             "capacity": {"type": "int", "default": 2},
             "uv": {"type": "path"},
@@ -139,15 +144,17 @@ def main():
         slave = _jobs.Slave(p["work_dir"], p["uid_base"])
         slave.lock()
         leftovers = slave.clear_leftovers()
-        batch = _jobs.Batch(slave, p["run_id"], p["setup_dir"], p["tasks"],
-                            _limits.check(p["limits"]), p["uv"])
+        batch = _jobs.Batch(
+            slave, p["run_id"], p["setup_dir"], p["tasks"], _limits.check(p["limits"]), p["uv"]
+        )
         results = batch.run(jobs_with_keys(p["jobs"], p["keys"]), p["capacity"])
     except PytiError as exc:
         module.fail_json(msg=exc.msg, **exc.context)
     for result in results:
         result["raw_dir"] = f"{p['slave_name']}/{result['raw_dir']}"
-    module.exit_json(changed=bool(results), pyti_results=results, raw_dir=batch.raw_root,
-                     leftovers=leftovers)
+    module.exit_json(
+        changed=bool(results), pyti_results=results, raw_dir=batch.raw_root, leftovers=leftovers
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,168 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: report
+type: aggregate
+short_description: Write the PYTI report as JSON, JUnit XML and HTML
+description:
+  - Collects the run description that M(pyti.core.run_config) returns and the results that
+    M(pyti.core.task_run) returns on each slave.
+  - At the end of the playbook, writes C(report.json), C(report.xml) and C(report.html) into
+    C(<report dir>/<run id>/) and points the C(latest) symbolic link in the report directory
+    at that run.
+  - Jobs that never returned a result, because their slave was unreachable or a task failed
+    on it, are reported as errors with failure kind C(infra).
+  - Prints a table of the results after the play recap.
+  - Writes nothing for a playbook that did not run M(pyti.core.run_config).
+author:
+  - PYTI developers
+requirements:
+  - Enable the callback with C(callbacks_enabled = pyti.core.report) in C(ansible.cfg).
+options:
+  report_dir:
+    description:
+      - Directory that receives one sub-directory per run.
+      - Used only when the run description names no report directory.
+    type: path
+    default: reports
+    env:
+      - name: PYTI_REPORT_DIR
+    ini:
+      - section: callback_pyti_report
+        key: report_dir
+  summary:
+    description:
+      - Print the table of results at the end of the playbook.
+    type: bool
+    default: true
+    env:
+      - name: PYTI_REPORT_SUMMARY
+    ini:
+      - section: callback_pyti_report
+        key: summary
+notes:
+  - A playbook stopped by SIGINT or SIGTERM writes no report.
+  - A failure to write the report is printed as an error; it cannot change the exit status of
+    C(ansible-playbook).
+"""
+
+import os
+import socket
+from collections.abc import Mapping
+
+from ansible import constants as C
+from ansible.plugins.callback import CallbackBase
+from ansible_collections.pyti.core.plugins.module_utils._report import (
+    RunCollector,
+    link_latest,
+    summary_lines,
+    to_json,
+    utc_now,
+    write_report,
+)
+from ansible_collections.pyti.core.plugins.module_utils._report_html import to_html
+from ansible_collections.pyti.core.plugins.module_utils._report_junit import to_junit
+
+_COLORS = {
+    "passed": C.COLOR_OK,
+    "failed": C.COLOR_ERROR,
+    "error": C.COLOR_ERROR,
+    "timeout": C.COLOR_ERROR,
+    "skipped": C.COLOR_SKIP,
+}
+
+
+def _payloads(result_data: Mapping) -> list[Mapping]:
+    """The task result and, for a loop, each item's result."""
+    items = result_data.get("results")
+    items = items if isinstance(items, list) else []
+    return [result_data, *(item for item in items if isinstance(item, Mapping))]
+
+
+def _task_label(task: object) -> str:
+    """How a failed task is named in the reason of the results it cost."""
+    action = getattr(task, "resolved_action", None) or getattr(task, "action", None) or ""
+    if action == "task_run" or str(action).endswith(".task_run"):
+        return "task_run"
+    return f"task '{getattr(task, 'name', None) or action}'"
+
+
+class CallbackModule(CallbackBase):
+    """Collect PYTI run and results payloads and write the report when the playbook ends."""
+
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "pyti.core.report"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, display=None, options=None):
+        # Set before super().__init__(), which may already call set_options().
+        self._report_dir = "reports"
+        self._summary = True
+        self._collector = RunCollector()
+        self.write_failed = False
+        super().__init__(display=display, options=options)
+
+    def set_options(self, task_keys=None, var_options=None, direct=None):
+        super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        self._report_dir = self.get_option("report_dir")
+        self._summary = self.get_option("summary")
+
+    def _absorb(self, result) -> None:
+        host = result.host.get_name()
+        for payload in _payloads(result.result):
+            if "pyti_run" in payload:
+                self._collector.add_run(payload["pyti_run"])
+            if "pyti_results" in payload:
+                self._collector.add_results(host, payload["pyti_results"])
+
+    def v2_runner_on_ok(self, result):
+        self._absorb(result)
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._absorb(result)
+        host = result.host.get_name()
+        msg = result.result.get("msg")
+        self._collector.host_failed(host, _task_label(result.task), msg, ignored=ignore_errors)
+
+    def v2_runner_on_unreachable(self, result):
+        self._collector.host_unreachable(result.host.get_name(), result.result.get("msg"))
+
+    def v2_playbook_on_stats(self, stats):
+        if not self._collector.seen:
+            return
+        report = self._collector.build(finished=utc_now(), controller=socket.gethostname())
+        paths = self._write(report)
+        if self._summary:
+            self._print_summary(report, paths)
+
+    def _write(self, report: Mapping) -> list[str]:
+        """Write the three files and the latest link; on failure say so loudly."""
+        report_dir = self._collector.run["report_dir"] or self._report_dir
+        run_id = report["run"]["id"]
+        run_dir = os.path.join(report_dir, run_id)
+        files = {
+            "report.json": to_json(report),
+            "report.xml": to_junit(report),
+            "report.html": to_html(report),
+        }
+        try:
+            paths = write_report(run_dir, files)
+        except OSError as exc:
+            self.write_failed = True
+            self._display.error(f"Writing the PYTI report to {run_dir} failed: {exc}")
+            return []
+
+        try:
+            link_latest(report_dir, run_id)
+        except OSError as exc:
+            latest = os.path.join(report_dir, "latest")
+            self._display.error(f"Pointing {latest} at the run {run_id} failed: {exc}")
+        return paths
+
+    def _print_summary(self, report: Mapping, paths: list[str]) -> None:
+        for line, status in summary_lines(report, paths):
+            self._display.display(line, color=_COLORS.get(status))
+        if self.write_failed:
+            self._display.display("Report: NOT WRITTEN, see the error above", color=C.COLOR_ERROR)

@@ -1,0 +1,465 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Private to this collection: other collections must not import it.
+"""The report model: turn hostile run and result payloads into a report dict.
+
+Everything a result carries comes from the code under test, so every value is coerced
+(by _report_values) to the type the report schema (meta/report.schema.json) promises.
+Nothing in here imports Ansible, so the model is tested with plain pytest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+
+from ansible_collections.pyti.core.plugins.module_utils._report_values import (
+    LIST_LIMIT,
+    NAME_LIMIT,
+    clean_text,
+    natural_key,
+    one_line,
+    plain,
+    safe_filename,
+    safe_relpath,
+    safe_run_id,
+    text_list,
+    to_choice,
+    to_count,
+    to_flag,
+    to_number,
+    to_rc,
+)
+
+REPORT_VERSION = 1
+
+STATUSES = ("passed", "failed", "error", "timeout", "skipped")
+FAILURE_KINDS = ("task", "setup", "sandbox", "results", "infra")
+# Failure kinds that are not the package's fault.
+INFRA_KINDS = frozenset({"infra", "sandbox", "setup", "results"})
+TEST_COUNTS = ("passed", "failed", "errors", "skipped")
+SOURCES = ("pypi", "local")
+
+TAIL_LIMIT = 8 * 1024
+REASON_LIMIT = 4 * 1024
+MESSAGE_LIMIT = 2 * 1024
+FAILURES_LIMIT = 50
+TASKS_LIMIT = 32
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------------------
+# Normalisation of tasks, results and the run
+# ---------------------------------------------------------------------------
+
+
+def _status(raw: Mapping) -> tuple[str, str | None]:
+    """The status and, when the payload had none or an unknown one, why it became error."""
+    value = raw.get("status")
+    if value in STATUSES:
+        return value, None
+    if value is None:
+        return "error", "results: status missing"
+    return "error", f"results: invalid status {one_line(value, 64)!r}"
+
+
+def _kind(value: object) -> str | None:
+    if value is None or value in FAILURE_KINDS:
+        return value
+    return "results"
+
+
+def _tests(value: object) -> dict[str, int] | None:
+    if not isinstance(value, Mapping):
+        return None
+    return {name: to_count(value.get(name)) for name in TEST_COUNTS}
+
+
+def _failures(value: object) -> list[dict[str, str]]:
+    if not isinstance(value, list | tuple):
+        return []
+    entries = [item for item in value[:FAILURES_LIMIT] if isinstance(item, Mapping)]
+    return [
+        {
+            "name": one_line(entry.get("name")) or "",
+            "message": clean_text(entry.get("message"), MESSAGE_LIMIT) or "",
+        }
+        for entry in entries
+    ]
+
+
+def _apply_status(entry: dict, raw: Mapping) -> None:
+    """Set status, reason and failure_kind; a broken status becomes a results error."""
+    status, broken = _status(raw)
+    entry["status"] = status
+    entry["reason"] = clean_text(raw.get("reason"), REASON_LIMIT)
+    entry["failure_kind"] = _kind(raw.get("failure_kind"))
+    if broken:
+        reason = broken if entry["reason"] is None else f"{broken}; {entry['reason']}"
+        entry["reason"] = clean_text(reason, REASON_LIMIT)
+        entry["failure_kind"] = "results"
+
+
+def normalise_task(raw: Mapping) -> dict:
+    task = {"name": one_line(raw.get("name"), 64) or "unnamed"}
+    _apply_status(task, raw)
+    task.update(
+        duration_s=to_number(raw.get("duration_s")),
+        rc=to_rc(raw.get("rc")),
+        log=safe_filename(raw.get("log")),
+        output_bytes=to_count(raw.get("output_bytes")),
+        log_tail=clean_text(raw.get("log_tail"), TAIL_LIMIT, tail=True),
+        tests=_tests(raw.get("tests")),
+        failures=_failures(raw.get("failures")),
+        modules=text_list(raw.get("modules")),
+    )
+    return task
+
+
+def _rejected(value: object) -> list[dict]:
+    """Entries of the VM's results that the slave refused, each with its reason."""
+    if not isinstance(value, list | tuple):
+        return []
+    entries = [item for item in value[:LIST_LIMIT] if isinstance(item, Mapping)]
+    return [
+        {
+            "path": one_line(e.get("path"), 256) or "?",
+            "reason": one_line(e.get("reason"), 256) or "?",
+        }
+        for e in entries
+    ]
+
+
+def _tasks(value: object) -> list[dict]:
+    if not isinstance(value, list | tuple):
+        return []
+    return [normalise_task(raw) for raw in value[:TASKS_LIMIT] if isinstance(raw, Mapping)]
+
+
+def split_spec(spec: str | None) -> tuple[str, str | None]:
+    """Name and pinned version of a requirement spec such as six==1.16.0."""
+    name, _, version = (spec or "").partition("==")
+    return name.strip(), version.strip() or None
+
+
+def normalise_result(raw: object, slave: object) -> dict:
+    """One result with every documented key, whatever the payload held."""
+    raw = raw if isinstance(raw, Mapping) else {}
+    result = {name: one_line(raw.get(name)) for name in ("job", "distribution", "version")}
+    result["spec"] = one_line(raw.get("spec"))
+    result["source"] = to_choice(raw.get("source"), SOURCES)
+    for name in ("python", "python_version", "python_path", "vm", "driver", "started"):
+        result[name] = one_line(raw.get(name))
+    result["slave"] = one_line(slave) or ""
+    result["duration_s"] = to_number(raw.get("duration_s"))
+
+    _apply_status(result, raw)
+    result["no_tests"] = to_flag(raw.get("no_tests"))
+    result["raw_dir"] = safe_relpath(raw.get("raw_dir"))
+    result["tasks"] = _tasks(raw.get("tasks"))
+    result["rejected"] = _rejected(raw.get("rejected"))
+
+    # A result without a distribution name still needs one to be listed and sorted.
+    if not result["distribution"]:
+        name, version = split_spec(result["spec"])
+        result["distribution"] = name or result["job"] or "unknown"
+        result["version"] = result["version"] or version
+    result["python"] = result["python"] or ""
+    return result
+
+
+def _normalise_job(raw: object) -> dict | None:
+    if not isinstance(raw, Mapping):
+        return None
+    job = {name: one_line(raw.get(name)) for name in ("id", "distribution", "python", "slave")}
+    if not job["id"]:
+        return None
+    job["slave"] = job["slave"] or ""
+    return job
+
+
+def normalise_run(raw: object) -> dict:
+    """The run description returned by pyti.core.run_config, made safe."""
+    raw = raw if isinstance(raw, Mapping) else {}
+    jobs = raw.get("jobs") if isinstance(raw.get("jobs"), list | tuple) else []
+    limits = plain(raw.get("limits"))
+    return {
+        "id": safe_run_id(raw.get("id")) or _fallback_run_id(),
+        "started": one_line(raw.get("started")),
+        "driver": one_line(raw.get("driver")),
+        "report_dir": clean_text(raw.get("report_dir"), NAME_LIMIT) or None,
+        "tasks": text_list(raw.get("tasks")),
+        "pythons": text_list(raw.get("pythons")),
+        "limits": limits if isinstance(limits, dict) else {},
+        "jobs": [job for job in map(_normalise_job, jobs) if job],
+        "pyti_version": one_line(raw.get("pyti_version")) or "unknown",
+    }
+
+
+def _fallback_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-noid")
+
+
+def infra_result(job: Mapping, driver: str | None, reason: str) -> dict:
+    """The error result that stands for a job whose slave never returned one."""
+    name, version = split_spec(job.get("distribution"))
+    raw = {
+        "job": job.get("id"),
+        "distribution": name,
+        "version": version,
+        "spec": job.get("distribution"),
+        "python": job.get("python"),
+        "driver": driver,
+        "status": "error",
+        "reason": reason,
+        "failure_kind": "infra",
+    }
+    return normalise_result(raw, job.get("slave"))
+
+
+# ---------------------------------------------------------------------------
+# Collecting a run as the playbook goes, and the report built from it
+# ---------------------------------------------------------------------------
+
+# How much a host failure explains missing results: the strongest one is kept.
+_IGNORED, _FAILED, _UNREACHABLE = 1, 2, 3
+
+
+class RunCollector:
+    """Accumulates the run description, the results and host failures of one playbook."""
+
+    def __init__(self) -> None:
+        self.run: dict | None = None
+        self.results: dict[tuple[str, str], dict] = {}
+        self.failures: dict[str, tuple[int, str]] = {}
+
+    @property
+    def seen(self) -> bool:
+        return self.run is not None
+
+    def add_run(self, raw: object) -> None:
+        self.run = normalise_run(raw)
+
+    def add_results(self, slave: str, raw_results: object) -> None:
+        """Take a pyti_results list; a later result for the same job replaces the earlier."""
+        if not isinstance(raw_results, list | tuple):
+            return
+        for raw in raw_results:
+            if isinstance(raw, Mapping):
+                result = normalise_result(raw, slave)
+                key = result["job"] or f"#{len(self.results)}"
+                self.results[(result["slave"], key)] = result
+
+    def host_unreachable(self, slave: str, msg: object) -> None:
+        reason = f"infra: slave {slave} unreachable: {_message(msg)}"
+        self._add_failure(slave, _UNREACHABLE, reason)
+
+    def host_failed(self, slave: str, what: str, msg: object, ignored: bool = False) -> None:
+        """Record that a task (`what`, e.g. "task_run") failed on a slave."""
+        reason = f"infra: {what} failed on slave {slave}: {_message(msg)}"
+        self._add_failure(slave, _IGNORED if ignored else _FAILED, reason)
+
+    def _add_failure(self, slave: str, weight: int, reason: str) -> None:
+        if weight > self.failures.get(slave, (0, ""))[0]:
+            self.failures[slave] = (weight, clean_text(reason, REASON_LIMIT))
+
+    def missing_results(self) -> list[dict]:
+        """Error results for the jobs no slave returned a result for."""
+        done = {job for _, job in self.results}
+        missing = [job for job in self.run["jobs"] if job["id"] not in done]
+        return [infra_result(job, self.run["driver"], self._why(job)) for job in missing]
+
+    def _why(self, job: Mapping) -> str:
+        failure = self.failures.get(job["slave"])
+        if failure:
+            return failure[1]
+        return f"infra: slave {job['slave']} returned no result for job {job['id']}"
+
+    def build(self, finished: str, controller: str) -> dict:
+        results = list(self.results.values()) + self.missing_results()
+        return build_report(self.run, results, finished, controller)
+
+
+def _message(msg: object) -> str:
+    return one_line(msg, 1000) or "no message"
+
+
+def _result_order(result: Mapping) -> tuple:
+    return (
+        natural_key(result["distribution"]),
+        natural_key(result["python"]),
+        natural_key(result["slave"]),
+        natural_key(result["job"] or ""),
+    )
+
+
+def build_report(run: Mapping, results: Iterable[dict], finished: str, controller: str) -> dict:
+    """The whole report document, as described by meta/report.schema.json."""
+    results = sorted(results, key=_result_order)
+    slaves = {result["slave"] for result in results} | {job["slave"] for job in run["jobs"]}
+    return {
+        "report_version": REPORT_VERSION,
+        "pyti_version": run["pyti_version"],
+        "controller": one_line(controller) or "",
+        "run": {
+            "id": run["id"],
+            "started": run["started"],
+            "finished": one_line(finished),
+            "driver": run["driver"],
+            "slaves": sorted(slaves, key=natural_key),
+            "tasks": run["tasks"],
+            "pythons": run["pythons"],
+            "limits": run["limits"],
+        },
+        "summary": summarise(results),
+        "results": results,
+    }
+
+
+def _status_counts(statuses: Iterable[str]) -> dict[str, int]:
+    counts = dict.fromkeys(STATUSES, 0)
+    for status in statuses:
+        counts[status] += 1
+    return counts
+
+
+def sum_tests(results: Iterable[Mapping]) -> dict[str, int]:
+    totals = dict.fromkeys(TEST_COUNTS, 0)
+    for result in results:
+        for task in result["tasks"]:
+            for name, count in (task["tests"] or {}).items():
+                totals[name] += count
+    return totals
+
+
+def _by_slave(results: list[Mapping]) -> dict[str, dict]:
+    slaves: dict[str, dict] = {}
+    for result in results:
+        entry = slaves.setdefault(result["slave"], {**dict.fromkeys(STATUSES, 0), "duration_s": 0})
+        entry[result["status"]] += 1
+        entry["duration_s"] = round(entry["duration_s"] + result["duration_s"], 3)
+    return slaves
+
+
+def summarise(results: list[Mapping]) -> dict:
+    return {
+        "results": _status_counts(result["status"] for result in results),
+        "tasks": _status_counts(task["status"] for result in results for task in result["tasks"]),
+        "tests": sum_tests(results),
+        "no_tests": sum(result["no_tests"] for result in results),
+        "infra": sum(result["failure_kind"] in INFRA_KINDS for result in results),
+        "by_slave": _by_slave(results),
+    }
+
+
+# ---------------------------------------------------------------------------
+# The terminal summary
+# ---------------------------------------------------------------------------
+
+_COLUMN_LIMIT = 40
+
+
+def _tests_cell(result: Mapping) -> str:
+    tests = [task["tests"] for task in result["tasks"] if task["tests"]]
+    if not tests:
+        return "-"
+    return "/".join(str(sum(entry[name] for entry in tests)) for name in TEST_COUNTS)
+
+
+def _row(result: Mapping) -> list[str]:
+    name = " ".join(filter(None, (result["distribution"], result["version"])))
+    return [
+        name,
+        result["python_version"] or result["python"],
+        result["slave"],
+        result["status"],
+        _tests_cell(result),
+    ]
+
+
+def _fit(cells: list[str], widths: list[int]) -> str:
+    fitted = (cell[:width].ljust(width) for cell, width in zip(cells, widths, strict=True))
+    return "  ".join(fitted)
+
+
+def summary_lines(report: Mapping, paths: Iterable[str] = ()) -> list[tuple[str, str | None]]:
+    """Lines of the end-of-play table, each with the status that colours it (or None)."""
+    results = report["results"]
+    run = report["run"]
+    rows = [_row(result) for result in results]
+    header = ["distribution", "python", "slave", "status", "tests p/f/e/s"]
+    widths = [
+        min(_COLUMN_LIMIT, max(map(len, column))) for column in zip(header, *rows, strict=False)
+    ]
+
+    lines = [(f"PYTI run {run['id']}: {len(results)} results on {len(run['slaves'])} slaves", None)]
+    lines.append((f"  {_fit(header, widths)}  reason", None))
+    for result, row in zip(results, rows, strict=True):
+        reason = one_line(result["reason"], 100) or ""
+        lines.append((f"  {_fit(row, widths)}  {reason}".rstrip(), result["status"]))
+    lines.append((_totals_line(report["summary"]), None))
+    lines.extend((f"Report: {path}", None) for path in paths)
+    return lines
+
+
+def _totals_line(summary: Mapping) -> str:
+    results = ", ".join(f"{count} {status}" for status, count in summary["results"].items())
+    tests = "/".join(str(summary["tests"][name]) for name in TEST_COUNTS)
+    infra = summary["infra"]
+    return f"Totals: {results}; tests p/f/e/s {tests}; {infra} not the package's fault (infra)"
+
+
+# ---------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------
+
+
+def to_json(report: Mapping) -> str:
+    return json.dumps(report, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def write_atomic(path: str, text: str) -> str:
+    """Write text to path through a temporary file in the same directory."""
+    directory, name = os.path.split(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", errors="replace", newline="\n") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        _unlink_quietly(temporary)
+        raise
+    return path
+
+
+def write_report(run_dir: str, files: Mapping[str, str]) -> list[str]:
+    """Write each named file into run_dir, creating it; return the paths written."""
+    os.makedirs(run_dir, exist_ok=True)
+    return [write_atomic(os.path.join(run_dir, name), text) for name, text in files.items()]
+
+
+def link_latest(report_dir: str, run_id: str, name: str = "latest") -> str:
+    """Point report_dir/name at the run directory with a relative symlink, atomically."""
+    link = os.path.join(report_dir, name)
+    temporary = os.path.join(report_dir, f".{name}.{os.getpid()}.tmp")
+    _unlink_quietly(temporary)
+    os.symlink(run_id, temporary)
+    try:
+        os.replace(temporary, link)
+    except OSError:
+        _unlink_quietly(temporary)
+        raise
+    return link
