@@ -1,0 +1,150 @@
+"""The main job, run for real on sdists that the test builds: exact statuses and counts."""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+
+import pytest
+from conftest import load_report, run_playbook
+from fixtures.sdists import standard_corpus
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, cache_dir):
+    tmp = tmp_path_factory.mktemp("run")
+    corpus = standard_corpus(tmp / "sdists")
+    work_dir = tmp / "slave"
+    proc = run_playbook(
+        {
+            "pyti_distributions": [str(p) for p in corpus.values()],
+            "pyti_report_dir": str(tmp / "reports"),
+            "pyti_cache_dir": str(cache_dir),
+            "pyti_work_dir": str(work_dir),
+        },
+        tmp,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return {
+        "report": load_report(tmp / "reports"),
+        "dir": tmp / "reports" / "latest",
+        "stdout": proc.stdout,
+        "work_dir": work_dir,
+    }
+
+
+def by_name(report: dict) -> dict:
+    return {r["distribution"]: r for r in report["results"]}
+
+
+def statuses(result: dict) -> dict:
+    return {t["name"]: t["status"] for t in result["tasks"]}
+
+
+def test_passing_distribution(run):
+    result = by_name(run["report"])["pyti-fx-pass"]
+    assert result["status"] == "passed"
+    assert statuses(result) == {"install": "passed", "import": "passed", "test": "passed"}
+    test = result["tasks"][2]
+    assert test["tests"] == {"passed": 2, "failed": 0, "errors": 0, "skipped": 0}
+    assert result["tasks"][1]["modules"] == ["pyti_fx_pass"]
+
+
+def test_failing_tests(run):
+    result = by_name(run["report"])["pyti-fx-fail"]
+    assert result["status"] == "failed"
+    assert result["failure_kind"] == "task"
+    assert statuses(result) == {"install": "passed", "import": "passed", "test": "failed"}
+    test = result["tasks"][2]
+    assert test["tests"] == {"passed": 1, "failed": 1, "errors": 0, "skipped": 0}
+    assert test["reason"] == "1 of 2 tests failed: tests.test_half::test_odd"
+
+
+def test_distribution_without_tests(run):
+    result = by_name(run["report"])["pyti-fx-notests"]
+    assert result["status"] == "passed"
+    assert result["no_tests"] is True
+    assert statuses(result) == {"install": "passed", "import": "passed", "test": "skipped"}
+    assert result["tasks"][2]["reason"] == "no tests: pytest collected no tests from the sdist"
+
+
+def test_build_failure(run):
+    result = by_name(run["report"])["pyti-fx-nobuild"]
+    assert result["status"] == "failed"
+    assert statuses(result) == {"install": "failed", "import": "skipped", "test": "skipped"}
+    assert result["tasks"][0]["reason"].startswith("build failed: ")
+    assert result["tasks"][1]["reason"] == "install did not pass"
+
+
+def test_summary(run):
+    summary = run["report"]["summary"]
+    assert summary["results"] == {"passed": 2, "failed": 2, "error": 0, "timeout": 0, "skipped": 0}
+    assert summary["tests"] == {"passed": 3, "failed": 1, "errors": 0, "skipped": 0}
+    assert summary["no_tests"] == 1
+
+
+def test_junit_report(run):
+    root = ET.parse(run["dir"] / "report.xml").getroot()
+    suites = {s.get("name").split("==")[0]: s for s in root.iter("testsuite")}
+    assert len(suites) == 4
+    counts = {
+        name: (s.get("tests"), s.get("failures"), s.get("errors"), s.get("skipped"))
+        for name, s in suites.items()
+    }
+    assert counts == {
+        "pyti-fx-pass": ("3", "0", "0", "0"),
+        "pyti-fx-fail": ("3", "1", "0", "0"),
+        "pyti-fx-notests": ("3", "0", "0", "1"),
+        "pyti-fx-nobuild": ("3", "1", "0", "2"),
+    }
+
+
+def test_raw_results_fetched_and_slave_clean(run):
+    raw = run["dir"] / "raw" / "localhost"
+    jobs = sorted(os.listdir(raw))
+    assert len(jobs) == 4
+    passing = by_name(run["report"])["pyti-fx-pass"]
+    assert (run["dir"] / "raw" / passing["raw_dir"] / "vm" / "junit.xml").is_file()
+    assert os.listdir(run["work_dir"] / "runs") == []
+    assert os.listdir(run["work_dir"] / "vms") == []
+
+
+def test_config_error_stops_before_any_vm(tmp_path, cache_dir):
+    proc = run_playbook(
+        {
+            "pyti_distributions": ["six==1.16.0"],
+            "pyti_tasks": ["install", "tset"],
+            "pyti_report_dir": str(tmp_path / "reports"),
+            "pyti_work_dir": str(tmp_path / "slave"),
+        },
+        tmp_path,
+    )
+    assert proc.returncode != 0
+    assert "pyti_tasks: unknown task 'tset' (known: install, import, test)" in proc.stdout
+    assert not (tmp_path / "slave").exists()
+
+
+@pytest.mark.parametrize(
+    "variable, value, message",
+    [
+        (
+            "pyti_distributions",
+            ["six=1.0"],
+            "pyti_distributions: 'six=1.0' is not a valid requirement",
+        ),
+        ("pyti_pythons", ["3.99"], "pyti_pythons: no slave has '3.99'"),
+        ("pyti_driver", "vmware", "pyti_driver: unknown driver 'vmware' (known: namespace)"),
+        ("pyti_limits", {"task_timeout": -1}, "pyti_limits.task_timeout must be an integer >= 1"),
+    ],
+)
+def test_bad_variables_are_named(tmp_path, variable, value, message):
+    extra = {
+        "pyti_distributions": ["six==1.16.0"],
+        "pyti_report_dir": str(tmp_path / "r"),
+        "pyti_work_dir": str(tmp_path / "slave"),
+        variable: value,
+    }
+    proc = run_playbook(extra, tmp_path)
+    assert proc.returncode != 0
+    assert message in proc.stdout
+    assert not (tmp_path / "slave").exists()
