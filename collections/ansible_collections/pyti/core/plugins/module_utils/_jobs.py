@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import queue
@@ -29,17 +28,10 @@ class Slave:
         self.uid_base = uid_base
         self.lock_handle = None
 
-    def lock(self) -> None:
+    def lock(self, timeout: float = 3600) -> None:
+        """Wait until no other run uses this slave's VM uids, then hold them."""
         os.makedirs(self.work_dir, mode=0o755, exist_ok=True)
-        self.lock_handle = open(os.path.join(self.work_dir, "slave.lock"), "w")
-        try:
-            fcntl.flock(self.lock_handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            raise SandboxError(
-                f"Locking the slave's work dir {self.work_dir} failed: another run is using it",
-                path=self.work_dir,
-                failure_kind="infra",
-            ) from exc
+        self.lock_handle = _sandbox.lock_uids(self.uid_base, "vms", timeout)
 
     def clear_leftovers(self) -> list[str]:
         """Remove what an earlier run that crashed left: its processes and its VM dirs."""

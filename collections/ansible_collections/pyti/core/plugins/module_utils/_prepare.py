@@ -201,8 +201,9 @@ class Preparer:
         """Prepare every spec; returns spec -> dist key (failures are recorded in the dist)."""
         uids = list(range(self.store.uid_base + 1000, self.store.uid_base + 1000 + self.workers))
         free = _UidPool(uids)
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            keys = list(pool.map(lambda spec: free.run(self._one, spec), specs))
+        with _sandbox.lock_uids(self.store.uid_base, "prepare", timeout=3600):
+            with ThreadPoolExecutor(max_workers=self.workers) as pool:
+                keys = list(pool.map(lambda spec: free.run(self._one, spec), specs))
         return dict(zip(specs, keys, strict=True))
 
     def _one(self, spec: str, uid: int) -> str:

@@ -8,6 +8,7 @@ it starts, whatever it does to its session or parent, can be found and killed by
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -222,3 +223,30 @@ def _watch(proc, started: float, timeout: float, idle_timeout: float, state: dic
             return "timeout"
         if now - state["last"] > idle_timeout:
             return "no-output"
+
+
+LOCK_DIRS = ("/run/lock", "/var/lock", "/tmp")
+
+
+def lock_uids(uid_base: int, purpose: str, timeout: float):
+    """Hold the uid range of PURPOSE on this host, waiting up to TIMEOUT for another run.
+
+    Every process of a range's uids is killed when a run starts, so two runs must never
+    share a range at once. The lock is released when the returned file is closed.
+    """
+    folder = next((d for d in LOCK_DIRS if os.path.isdir(d) and os.access(d, os.W_OK)), "/tmp")
+    handle = open(os.path.join(folder, f"pyti-{purpose}-{uid_base}.lock"), "w")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except OSError:
+            if time.monotonic() > deadline:
+                handle.close()
+                raise SandboxError(
+                    f"Taking the {purpose} uids from {uid_base} failed: another run held them "
+                    f"for over {int(timeout)} s",
+                    failure_kind="infra",
+                ) from None
+            time.sleep(1)

@@ -75,7 +75,8 @@ attributes:
 notes:
   - Needs root on the slave, bubblewrap and setpriv (util-linux).
   - The uids from O(uid_base) to O(uid_base) + 255 must belong to nobody else on the slave;
-    every process of those uids is killed when a run starts.
+    every process of those uids is killed when a run starts. A second run on the same slave
+    waits until the first one is done with them.
   - Per-task limits in this driver are the timeouts and the output caps; memory, process and
     disk limits are not enforced yet, so a VM can use the slave's memory and disk.
 """
