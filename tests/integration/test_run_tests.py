@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
-from conftest import load_report, run_playbook
+from conftest import ROOT, load_report, run_playbook
 from fixtures.sdists import standard_corpus
 
 
@@ -148,3 +151,49 @@ def test_bad_variables_are_named(tmp_path, variable, value, message):
     assert proc.returncode != 0
     assert message in proc.stdout
     assert not (tmp_path / "slave").exists()
+
+
+@pytest.mark.parametrize(
+    "plugin_type, name",
+    [
+        ("module", "slave_info"),
+        ("module", "run_config"),
+        ("module", "setup_prepare"),
+        ("module", "setup_sync"),
+        ("module", "task_run"),
+        ("module", "results_fetch"),
+        ("callback", "report"),
+    ],
+)
+def test_documentation_renders(plugin_type, name):
+    doc = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-doc"), "-t", plugin_type, f"pyti.core.{name}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert doc.returncode == 0, doc.stderr
+    assert f"pyti.core.{name}" in doc.stdout
+    assert "ERROR" not in doc.stderr
+
+
+def test_second_run_downloads_and_copies_nothing(run, tmp_path, cache_dir):
+    corpus = sorted((run["work_dir"].parent / "sdists").glob("*.tar.gz"))
+    extra = {
+        "pyti_distributions": [str(p) for p in corpus],
+        "pyti_report_dir": str(tmp_path / "reports"),
+        "pyti_cache_dir": str(cache_dir),
+        "pyti_work_dir": str(run["work_dir"]),
+    }
+    proc = run_playbook(extra, tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    after_sync = proc.stdout.split("TASK [Copy the setup to the slave]")[1].split("TASK [")[0]
+    assert "ok: [localhost]" in after_sync
+    after_prepare = proc.stdout.split("TASK [Prepare archives and wheelhouses]")[1]
+    assert "ok: [localhost]" in after_prepare.split("TASK [")[0]
+    second = load_report(tmp_path / "reports")
+    assert by_name(second).keys() == by_name(run["report"]).keys()
+    assert {n: r["status"] for n, r in by_name(second).items()} == {
+        n: r["status"] for n, r in by_name(run["report"]).items()
+    }

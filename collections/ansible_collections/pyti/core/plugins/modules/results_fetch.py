@@ -9,8 +9,8 @@ short_description: Bring the raw results of a run from a slave to the controller
 description:
   - Packs the raw results that M(pyti.core.task_run) accepted from the slave's VMs, fetches
     them to O(dest) on the controller and removes them from the slave.
-  - The controller unpacks them as untrusted data: regular files and folders only, no links,
-    nothing outside O(dest).
+  - The controller unpacks them as untrusted data, keeping regular files and folders only,
+    with no links and nothing outside O(dest).
 version_added: 0.1.0
 author: PYTI developers
 options:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: slave_info
-short_description: Describe what a slave can run: its pythons, its capacity, its sandbox tools
+short_description: Describe what a slave can run (its pythons, capacity and sandbox tools)
 description:
   - Resolves each requested interpreter name or path on the slave to the real interpreter
     behind it (pyenv shims and symlinks included) and reports its version and prefix.
