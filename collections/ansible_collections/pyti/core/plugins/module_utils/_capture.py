@@ -41,5 +41,7 @@ class Capture:
 
     def tail_text(self, limit: int) -> str:
         """The last LIMIT bytes of the kept output, decoded leniently."""
+        if limit <= 0:
+            return ""
         data = self.data()[-limit:]
         return data.decode("utf-8", "replace")

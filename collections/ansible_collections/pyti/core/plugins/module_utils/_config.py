@@ -38,7 +38,7 @@ def _list_of_str(name: str, value) -> list[str]:
 
 def check_distribution(spec: str, base_dir: str) -> str:
     """A requirement spec or an archive path, normalised; ConfigError when it is neither."""
-    if spec.endswith(ARCHIVE_SUFFIXES) or "/" in spec:
+    if "://" not in spec and "@" not in spec and (spec.endswith(ARCHIVE_SUFFIXES) or "/" in spec):
         path = os.path.abspath(os.path.join(base_dir, os.path.expanduser(spec)))
         if not os.path.isfile(path):
             raise ConfigError(
@@ -51,7 +51,7 @@ def check_distribution(spec: str, base_dir: str) -> str:
         req = Requirement(spec)
     except InvalidRequirement as exc:
         raise ConfigError(
-            f"pyti_distributions: {spec!r} is not a valid requirement: {exc}",
+            f"pyti_distributions: {spec!r} is not a valid requirement: {str(exc).splitlines()[0]}",
             field="pyti_distributions",
             value=spec,
         ) from None

@@ -67,10 +67,11 @@ class Batch:
 
     def run(self, jobs: list[dict], capacity: int) -> list[dict]:
         os.makedirs(self.vm_root, mode=0o711, exist_ok=True)
-        _sandbox.write_vm_etc(self.etc_dir, self.slave.uid_base)
+        uids = [self.slave.uid_base + n for n in range(min(capacity, MAX_SLOTS))]
+        _sandbox.write_vm_etc(self.etc_dir, uids)
         slots = queue.Queue()
-        for n in range(min(capacity, MAX_SLOTS)):
-            slots.put(self.slave.uid_base + n)
+        for uid in uids:
+            slots.put(uid)
         try:
             with ThreadPoolExecutor(max_workers=max(1, min(capacity, len(jobs) or 1))) as pool:
                 return list(pool.map(lambda job: self._run_slot(job, slots), jobs))

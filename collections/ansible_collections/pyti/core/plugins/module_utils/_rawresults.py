@@ -10,7 +10,7 @@ import re
 import stat
 import xml.etree.ElementTree as ET
 
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
 MAX_DEPTH = 3
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
 DIR_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_DIRECTORY
@@ -53,7 +53,7 @@ def collect(root: str, max_files: int = 64, max_bytes: int = 32 << 20) -> Collec
 def _walk(dir_fd: int, prefix: str, found: Collected, depth: int) -> None:
     for name in sorted(os.listdir(dir_fd)):
         path = prefix + name
-        if not SAFE_NAME.match(name):
+        if not SAFE_NAME.fullmatch(name):
             found.reject(path, "name with characters outside [A-Za-z0-9._+-]")
             continue
         info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
@@ -159,4 +159,12 @@ def _failure(case, outcome: str) -> dict:
     classname = case.get("classname", "")
     name = f"{classname}::{case.get('name', '')}" if classname else case.get("name", "")
     message = node.get("message", "") if node is not None else ""
+    if node is not None and message in ("", "collection failure"):
+        message = _last_error_line(node.text or "") or message
     return {"name": name[:500], "message": message[:1000], "outcome": outcome}
+
+
+def _last_error_line(text: str) -> str:
+    """The last 'E   ...' line of a pytest traceback, which names the exception."""
+    lines = [ln[1:].strip() for ln in text.splitlines() if ln.startswith("E ")]
+    return lines[-1] if lines else ""

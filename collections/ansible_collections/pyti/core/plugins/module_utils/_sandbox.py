@@ -101,13 +101,15 @@ def _parents(dest: str, mounts: set[str], created: set[str]) -> list[str]:
     return args
 
 
-def write_vm_etc(path: str, uid: int) -> None:
+def write_vm_etc(path: str, uids: list[int]) -> None:
     """The passwd, group and hosts files that every VM sees instead of the slave's."""
     os.makedirs(path, mode=0o755, exist_ok=True)
+    users = "".join(f"pyti:x:{uid}:{uid}:pyti:/vm/home:/bin/sh\n" for uid in uids)
+    groups = "".join(f"pyti:x:{uid}:\n" for uid in uids)
     files = {
-        "passwd": f"root:x:0:0::/root:/bin/sh\npyti:x:{uid}:{uid}:pyti:/work/home:/bin/sh\n"
+        "passwd": f"root:x:0:0::/root:/bin/sh\n{users}"
         "nobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\n",
-        "group": f"root:x:0:\npyti:x:{uid}:\nnogroup:x:65534:\n",
+        "group": f"root:x:0:\n{groups}nogroup:x:65534:\n",
         "hosts": "127.0.0.1 localhost pyti-vm\n::1 localhost\n",
         "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
     }

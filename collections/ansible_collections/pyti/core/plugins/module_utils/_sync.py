@@ -95,6 +95,12 @@ def _unpack(archive: str, staging: str, manifest: dict, dest: str) -> None:
                 failure_kind="sync",
             )
         source = os.path.join(staging, rel)
+        if not stat.S_ISREG(os.lstat(source).st_mode):
+            raise SyncError(
+                f"Syncing the setup failed: {rel!r} is not a regular file",
+                path=rel,
+                failure_kind="sync",
+            )
         if digest_of(source, manifest[rel]) != manifest[rel]:
             raise SyncError(
                 f"Syncing the setup failed: {rel!r} arrived with other content",
