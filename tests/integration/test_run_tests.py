@@ -17,10 +17,14 @@ from fixtures.sdists import standard_corpus
 def run(tmp_path_factory, cache_dir):
     tmp = tmp_path_factory.mktemp("run")
     corpus = standard_corpus(tmp / "sdists")
+    garbage = tmp / "garbage" / "notadist-1.0.tar.gz"
+    garbage.parent.mkdir()
+    garbage.write_bytes(b"this is not an archive")
     work_dir = tmp / "slave"
+    distributions = [str(p) for p in corpus.values()] + [str(garbage), MISSING_FROM_INDEX]
     proc = run_playbook(
         {
-            "pyti_distributions": [str(p) for p in corpus.values()],
+            "pyti_distributions": distributions,
             "pyti_report_dir": str(tmp / "reports"),
             "pyti_cache_dir": str(cache_dir),
             "pyti_work_dir": str(work_dir),
@@ -33,7 +37,11 @@ def run(tmp_path_factory, cache_dir):
         "dir": tmp / "reports" / "latest",
         "stdout": proc.stdout,
         "work_dir": work_dir,
+        "distributions": distributions,
     }
+
+
+MISSING_FROM_INDEX = "pyti-no-such-distribution-zz==1.0"
 
 
 def by_name(report: dict) -> dict:
@@ -79,17 +87,35 @@ def test_build_failure(run):
     assert result["tasks"][1]["reason"] == "install did not pass"
 
 
+def test_archive_that_is_not_a_distribution(run):
+    result = by_name(run["report"])["notadist-1.0.tar.gz"]
+    assert result["status"] == "error"
+    assert result["failure_kind"] == "setup"
+    assert result["reason"] == (
+        "install: not a distribution: notadist-1.0.tar.gz: not a readable tar archive"
+    )
+    assert statuses(result) == {"install": "error", "import": "skipped", "test": "skipped"}
+
+
+def test_distribution_missing_from_the_index(run):
+    result = by_name(run["report"])[MISSING_FROM_INDEX]
+    assert result["status"] == "error"
+    assert result["failure_kind"] == "setup"
+    assert result["reason"].startswith("install: not found on the index: ")
+    assert MISSING_FROM_INDEX.split("==")[0] in result["reason"]
+
+
 def test_summary(run):
     summary = run["report"]["summary"]
-    assert summary["results"] == {"passed": 2, "failed": 2, "error": 0, "timeout": 0, "skipped": 0}
+    assert summary["results"] == {"passed": 2, "failed": 2, "error": 2, "timeout": 0, "skipped": 0}
     assert summary["tests"] == {"passed": 3, "failed": 1, "errors": 0, "skipped": 0}
     assert summary["no_tests"] == 1
 
 
 def test_junit_report(run):
     root = ET.parse(run["dir"] / "report.xml").getroot()
-    suites = {s.get("name").split("==")[0]: s for s in root.iter("testsuite")}
-    assert len(suites) == 4
+    suites = {s.get("name").split(" ")[0].split("==")[0]: s for s in root.iter("testsuite")}
+    assert len(suites) == 6
     counts = {
         name: (s.get("tests"), s.get("failures"), s.get("errors"), s.get("skipped"))
         for name, s in suites.items()
@@ -99,13 +125,15 @@ def test_junit_report(run):
         "pyti-fx-fail": ("3", "1", "0", "0"),
         "pyti-fx-notests": ("3", "0", "0", "1"),
         "pyti-fx-nobuild": ("3", "1", "0", "2"),
+        "notadist-1.0.tar.gz": ("3", "0", "1", "2"),
+        "pyti-no-such-distribution-zz": ("3", "0", "1", "2"),
     }
 
 
 def test_raw_results_fetched_and_slave_clean(run):
     raw = run["dir"] / "raw" / "localhost"
     jobs = sorted(os.listdir(raw))
-    assert len(jobs) == 4
+    assert len(jobs) == 6
     passing = by_name(run["report"])["pyti-fx-pass"]
     assert (run["dir"] / "raw" / passing["raw_dir"] / "vm" / "junit.xml").is_file()
     assert os.listdir(run["work_dir"] / "runs") == []
@@ -179,9 +207,8 @@ def test_documentation_renders(plugin_type, name):
 
 
 def test_second_run_downloads_and_copies_nothing(run, tmp_path, cache_dir):
-    corpus = sorted((run["work_dir"].parent / "sdists").glob("*.tar.gz"))
     extra = {
-        "pyti_distributions": [str(p) for p in corpus],
+        "pyti_distributions": run["distributions"],
         "pyti_report_dir": str(tmp_path / "reports"),
         "pyti_cache_dir": str(cache_dir),
         "pyti_work_dir": str(run["work_dir"]),

@@ -39,11 +39,12 @@ class ActionModule(ActionBase):
             return {**result, "failed": True, "msg": exc.msg, **exc.context}
         return {
             **result,
-            "changed": preparer.downloads > 0,
+            "changed": preparer.prepared > 0,
             "keys": keys,
             "manifest": files,
             "setup_dir": store.setup,
             "downloads": preparer.downloads,
+            "prepared": preparer.prepared,
             "duration_s": round(time.monotonic() - started, 3),
         }
 

@@ -160,7 +160,7 @@ class Store:
         os.replace(path + ".part", path)
 
     def acquired(self, spec: str) -> dict | None:
-        if not PINNED.match(spec) and not os.path.isabs(spec):
+        if not PINNED.match(spec):
             return None
         path = os.path.join(
             self.root,
@@ -196,6 +196,7 @@ class Preparer:
         self.pythons = pythons
         self.workers = workers
         self.downloads = 0
+        self.prepared = 0
 
     def prepare(self, specs: list[str]) -> dict[str, str]:
         """Prepare every spec; returns spec -> dist key (failures are recorded in the dist)."""
@@ -213,7 +214,8 @@ class Preparer:
             return dist["key"]
         ws = Workspace(self.store, uid)
         try:
-            dist = dist or self._acquire(spec, ws)
+            dist = dist or self._known_or_fresh(self._acquire(spec, ws))
+            todo = self._missing(dist) if not dist.get("error") else []
             self._build_all(dist, ws)
         finally:
             ws.remove()
@@ -221,7 +223,18 @@ class Preparer:
             self.store.write_dist(dist)
             if not dist.get("error"):
                 self.store.remember(spec, dist["key"])
+            if todo and not dist.get("error") and not self._missing(dist):
+                self.prepared += 1
         return dist["key"]
+
+    def _known_or_fresh(self, fresh: dict) -> dict:
+        """The stored entry of the same archive when there is one, else the fresh entry."""
+        if fresh.get("error"):
+            return fresh
+        stored = self.store.read_dist(fresh["key"])
+        if stored and stored.get("sha256") == fresh.get("sha256"):
+            return stored
+        return fresh
 
     def _missing(self, dist: dict) -> list[dict]:
         done = dist.get("pythons", {})
@@ -248,10 +261,10 @@ class Preparer:
         key = "invalid-" + slug + "-" + _archives.hashlib.sha256(spec.encode()).hexdigest()[:8]
         return {
             "key": key,
-            "name": spec,
+            "name": os.path.basename(spec) if os.path.isabs(spec) else spec,
             "version": None,
             "spec": spec,
-            "source": None,
+            "source": "local" if os.path.isabs(spec) else "pypi",
             "sdist": None,
             "archive": None,
             "error": error,

@@ -122,7 +122,9 @@ def _count_into(element: ET.Element, cases: list[ET.Element]) -> dict[str, int]:
 
 def suite_name(result: Mapping) -> str:
     version = f"=={result['version']}" if result["version"] else ""
-    return f"{result['distribution']}{version} python{result['python']} on {result['slave']}"
+    python = result["python"]
+    label = python if python.startswith(("python", "/")) else f"python{python}"
+    return f"{result['distribution']}{version} {label} on {result['slave']}"
 
 
 def _testsuite(result: Mapping) -> tuple[ET.Element, dict[str, int]]:

@@ -30,6 +30,9 @@ _NEWLINE = re.compile(r"\r\n?")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # C0 and C1 controls except tab and newline, DEL, and the XML 1.0 non-characters.
 _ILLEGAL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
+# Bidirectional overrides and isolates reorder how text reads, and the Unicode line and
+# paragraph separators break lines where no newline is: text from a VM loses them.
+_SPOOFING = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 _SPACE = re.compile(r"\s+")
 # Control characters and backslashes have no place in a path a report links to.
 _NOT_IN_PATH = re.compile(r"[\x00-\x1f\x7f\\]")
@@ -61,6 +64,7 @@ def scrub(text: str) -> str:
     text = _ANSI.sub("", text)
     text = _NEWLINE.sub("\n", text)
     text = _SURROGATE.sub("\ufffd", text)
+    text = _SPOOFING.sub("", text)
     return _ILLEGAL.sub("", text)
 
 

@@ -46,7 +46,12 @@ def expired_reason(expired: str, limits: dict, vm_deadline_hit: bool) -> str:
 
 
 def judge(name: str, execution, files: dict, limits: dict, vm_deadline_hit: bool) -> dict:
-    """The task's record from its exit status, its output and the VM's raw results."""
+    """The task's record from its exit status, its output and the VM's raw results.
+
+    Raw results that are missing, malformed or contradict the exit status make the task an
+    error of kind "task": the code under test writes in the VM that produced them, so such
+    a fault is the distribution's, never reported as PYTI's.
+    """
     record = task_record(
         name,
         "passed",
@@ -87,7 +92,7 @@ def _judge_import(record, execution, files):
     modules = data.get("modules") if data else None
     if not isinstance(modules, list):
         if execution.rc == 0:
-            return _fail(record, "error", "results: import.json missing or malformed", "results")
+            return _fail(record, "error", "results: import.json missing or malformed", "task")
         return _fail(
             record,
             "failed",
@@ -100,7 +105,7 @@ def _judge_import(record, execution, files):
         return record
     if not bad:
         return _fail(
-            record, "error", f"import exited {execution.rc} with every module imported", "results"
+            record, "error", f"import exited {execution.rc} with every module imported", "task"
         )
     first = bad[0]
     reason = f"import of {str(first.get('name'))[:100]} failed: {str(first.get('error'))[:300]}"
@@ -145,11 +150,11 @@ def _counts_or_none(data, record):
 
 def _judge_counts(record, rc, data):
     if data is None:
-        return _fail(record, "error", "results: junit.xml is missing", "results")
+        return _fail(record, "error", "results: junit.xml is missing", "task")
     try:
         counts, failures = junit_counts(data)
     except ValueError as exc:
-        return _fail(record, "error", f"results: {exc}", "results")
+        return _fail(record, "error", f"results: {exc}", "task")
     record["tests"], record["failures"] = counts, failures
     bad = counts["failed"] + counts["errors"]
     if rc == 0 and bad:
@@ -157,11 +162,11 @@ def _judge_counts(record, rc, data):
             record,
             "error",
             f"results: pytest exited 0 but JUnit XML reports {bad} failures or errors",
-            "results",
+            "task",
         )
     if rc == 1 and not bad:
         return _fail(
-            record, "error", "results: pytest exited 1 but JUnit XML reports no failure", "results"
+            record, "error", "results: pytest exited 1 but JUnit XML reports no failure", "task"
         )
     if rc == 1:
         total = sum(counts.values())

@@ -81,4 +81,10 @@ downloads:
   description: Distributions that had to be fetched from the index in this run.
   returned: success
   type: int
+prepared:
+  description:
+    - Distributions whose setup entry was made or completed in this run; the task reports a
+      change only then. A distribution that failed before is tried again on every run.
+  returned: success
+  type: int
 """

@@ -143,3 +143,9 @@ def test_text_list_drops_empty_items_and_caps():
     assert text_list(["3.11", None, "", " 3.12\n"]) == ["3.11", "3.12"]
     assert len(text_list([str(n) for n in range(100)])) == 32
     assert text_list("3.11") == []
+
+
+def test_scrub_drops_bidi_overrides_and_unicode_line_separators():
+    from ansible_collections.pyti.core.plugins.module_utils._report_values import scrub
+
+    assert scrub("c::a\u202eevil\u202c\u2066x\u2069\u2028y\u200f") == "c::aevilxy"
