@@ -24,7 +24,8 @@ options:
     type: path
     required: true
   manifest:
-    description: Relative path to digest (a sha256, or a prefix of one for content-addressed wheels).
+    description:
+      - Relative path to digest, a sha256 or, for content-addressed wheels, a prefix of one.
     type: dict
     required: true
 attributes:

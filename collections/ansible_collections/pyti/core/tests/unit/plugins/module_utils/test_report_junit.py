@@ -110,8 +110,10 @@ def test_suite_attributes_and_properties(root):
 
 
 def test_error_result_whose_tasks_passed_gets_a_job_case(run_payload, result_payload):
-    raw = result_payload("j0001", "six", "1.16.0", "3.10", "error",
-                         reason="results: junit.xml unreadable", failure_kind="results")  # fmt: skip
+    raw = result_payload(
+        "j0001", "six", "1.16.0", "3.10", "error",
+        reason="results: junit.xml unreadable", failure_kind="results",
+    )  # fmt: skip
     suite = suites_by_name(junit(run_payload, localhost=[raw]))[
         "six==1.16.0 python3.10 on localhost"
     ]
