@@ -4,16 +4,18 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
-APT_PACKAGES := bubblewrap util-linux python3-venv python3-pip
+APT_PACKAGES := bubblewrap util-linux python3-venv python3-pip chromium chromium-driver
 COLLECTION := collections/ansible_collections/pyti/core
 
 .PHONY: setup system-packages run test lint unit integration molecule clean
 
 setup: system-packages $(VENV)/.installed
 
-# Debian packages: bubblewrap makes the VMs, setpriv (util-linux) drops their uid.
+# Debian packages: bubblewrap makes the VMs, setpriv (util-linux) drops their uid,
+# chromium and its driver check the HTML report in a real browser.
 system-packages:
 	@if ! command -v bwrap >/dev/null || ! command -v setpriv >/dev/null \
+	    || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
 	    || ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
 	  echo "Installing Debian packages: $(APT_PACKAGES)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
