@@ -1,3 +1,4 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ description:
   - Prints a table of the results after the play recap.
   - Writes nothing for a playbook that did not run M(pyti.core.run_config).
 author:
-  - PYTI developers
+  - PYTI developers (!UNKNOWN)
 requirements:
   - Enable the callback with C(callbacks_enabled = pyti.core.report) in C(ansible.cfg).
 options:

@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import annotations
@@ -7,19 +8,21 @@ DOCUMENTATION = r"""
 module: results_fetch
 short_description: Bring the raw results of a run from a slave to the controller
 description:
-  - Packs the raw results that M(pyti.core.task_run) accepted from the slave's VMs, fetches
-    them to O(dest) on the controller and removes them from the slave.
-  - The controller unpacks them as untrusted data, keeping regular files and folders only,
-    with no links and nothing outside O(dest).
+  - Packs the raw results that M(pyti.core.task_run) accepted from the slave's VMs into one
+    archive, fetches it and unpacks it into O(dest) on the controller, replacing what O(dest)
+    held before.
+  - The controller unpacks the archive as untrusted data, keeping regular files and folders
+    only, with no links and nothing outside O(dest).
+  - Then removes the archive from the slave, and the run's folder too unless O(keep) is set.
 version_added: 0.1.0
-author: PYTI developers
+author: PYTI developers (!UNKNOWN)
 options:
   run_id:
-    description: The run whose raw results are fetched.
+    description: The run whose raw results are fetched; a plain name, with no C(/).
     type: str
     required: true
   work_dir:
-    description: The slave's work dir.
+    description: The slave's work dir; the run's folder is C(<work_dir>/runs/<run_id>).
     type: path
     default: /var/lib/pyti
   dest:
@@ -27,16 +30,20 @@ options:
     type: path
     required: true
   keep:
-    description: Keep the raw results on the slave after fetching them.
+    description: Keep the run's folder, raw results included, on the slave after fetching them.
     type: bool
     default: false
+extends_documentation_fragment:
+  - pyti.core._attributes
+  - pyti.core._attributes.action
+  - pyti.core._attributes.no_diff
 attributes:
   check_mode:
     support: none
-  diff_mode:
-    support: none
-  action:
-    support: full
+notes:
+  - Every successful run fetches the raw results again and reports a change.
+seealso:
+  - module: pyti.core.task_run
 """
 
 EXAMPLES = r"""
@@ -44,13 +51,26 @@ EXAMPLES = r"""
   pyti.core.results_fetch:
     run_id: "{{ pyti_run.id }}"
     dest: "{{ pyti_run.report_dir }}/{{ pyti_run.id }}/raw/{{ inventory_hostname }}"
+
+- name: Fetch the raw results and keep them on the slave for a closer look
+  pyti.core.results_fetch:
+    run_id: "{{ pyti_run.id }}"
+    work_dir: /srv/pyti
+    dest: /tmp/pyti-raw/{{ inventory_hostname }}
+    keep: true
 """
 
 RETURN = r"""
 files:
-  description: Files received on the controller.
+  description: Number of files received on the controller.
   returned: success
   type: int
+  sample: 12
+dest:
+  description: The controller folder that holds the raw results.
+  returned: success
+  type: str
+  sample: /srv/reports/20261204T161000Z-ab12cd/raw/slave1
 """
 
 import os

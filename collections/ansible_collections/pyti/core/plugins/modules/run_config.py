@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ description:
     naming the variable and the value when one is wrong, before any VM starts.
   - Plans the jobs, one per (distribution, python), over the slaves that have that python,
     weighted by each slave's capacity.
-  - Reads what M(pyti.core.slave_info) registered as C(pyti_slave_info) on each slave.
+  - Reads what M(pyti.core.slave_info) registered as C(pyti_slave_info) on each slave; a slave
+    that could not be inspected gets no job.
 version_added: 0.1.0
-author: PYTI developers
+author: PYTI developers (!UNKNOWN)
 options:
   distributions:
     description:
       - Requirement specs (V(name) or V(name==version)) or paths of local sdists and wheels.
+      - Relative paths are relative to the directory that C(ansible-playbook) runs in.
     type: list
     elements: raw
     required: true
@@ -32,7 +35,7 @@ options:
     elements: raw
     default: [install, import, test]
   driver:
-    description: The VM driver.
+    description: The VM driver; V(namespace) is the only one.
     type: raw
     default: namespace
   limits:
@@ -51,15 +54,20 @@ options:
     type: list
     elements: str
     required: true
+extends_documentation_fragment:
+  - pyti.core._attributes
+  - pyti.core._attributes.action
+  - pyti.core._attributes.no_diff
 attributes:
   check_mode:
     support: full
-  diff_mode:
-    support: none
-  action:
-    support: full
+    details: The module changes nothing, so check mode plans the run as usual.
 notes:
   - The run id is the start time in UTC plus six random hex digits.
+  - A wrong variable fails the task with C(field) naming it and, where it helps, C(value).
+seealso:
+  - module: pyti.core.slave_info
+  - module: pyti.core.task_run
 """
 
 EXAMPLES = r"""
@@ -67,8 +75,9 @@ EXAMPLES = r"""
   pyti.core.run_config:
     distributions: ["six==1.16.0", ./dist/mylib-1.0.tar.gz]
     pythons: ["3.11"]
+    limits: {task_timeout: 600}
     slaves: "{{ groups['slaves'] }}"
-  register: pyti_run_config
+  register: pyti_config
 """
 
 RETURN = r"""
@@ -81,8 +90,74 @@ pyti_run:
       description: The run id.
       type: str
       sample: 20261204T161000Z-ab12cd
+    pyti_version:
+      description: The version of PYTI that planned the run.
+      type: str
+      sample: 0.1.0
+    started:
+      description: When the run was planned, in UTC, ISO 8601.
+      type: str
+      sample: "2026-12-04T16:10:00+00:00"
+    driver:
+      description: The VM driver.
+      type: str
+      sample: namespace
+    tasks:
+      description: The tasks of each VM, in order.
+      type: list
+      elements: str
+      sample: [install, import, test]
+    pythons:
+      description: The requested interpreter names.
+      type: list
+      elements: str
+      sample: ["3.11"]
+    limits:
+      description: Every per-VM limit, defaults filled in.
+      type: dict
+      sample: {task_timeout: 900, vm_timeout: 2400, no_output_timeout: 300}
+    distributions:
+      description: The checked specs; local archives as absolute paths.
+      type: list
+      elements: str
+      sample: ["six==1.16.0", /src/dist/mylib-1.0.tar.gz]
+    slaves:
+      description: The slaves that were inspected and take part in the run.
+      type: list
+      elements: str
+      sample: [localhost]
     jobs:
       description: One entry per (distribution, python) with the slave that runs it.
       type: list
       elements: dict
+      contains:
+        id:
+          description: The job id, unique within the run.
+          type: str
+          sample: j0001
+        distribution:
+          description: The distribution spec.
+          type: str
+        python:
+          description: The requested interpreter name.
+          type: str
+        slave:
+          description: The inventory name of the slave that runs the job.
+          type: str
+        python_info:
+          description: The interpreter as M(pyti.core.slave_info) found it on that slave.
+          type: dict
+    report_dir:
+      description: The absolute report directory.
+      type: str
+msg:
+  description: One line that says how many VMs on how many slaves the run has.
+  returned: success
+  type: str
+  sample: "Run 20261204T161000Z-ab12cd: 4 VMs on 1 slaves"
+field:
+  description: The variable that is wrong.
+  returned: failure
+  type: str
+  sample: pyti_limits.task_timeout
 """

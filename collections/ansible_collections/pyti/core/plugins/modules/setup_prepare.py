@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ description:
   - A distribution that the index does not have, or an archive that is not a distribution,
     is recorded with its reason and becomes an C(error) result of the run; the rest goes on.
 version_added: 0.1.0
-author: PYTI developers
+author: PYTI developers (!UNKNOWN)
 options:
   distributions:
     description: Checked specs or absolute archive paths, as planned by M(pyti.core.run_config).
@@ -39,26 +40,35 @@ options:
     type: int
     default: 3
   uid_base:
-    description: First uid of the range that sandboxes run as; prepare sandboxes use base + 1000 on.
+    description:
+      - First uid of the range that sandboxes run as; prepare sandboxes use O(uid_base) + 1000
+        and up.
     type: int
     default: 990000
+requirements:
+  - bubblewrap (C(bwrap)) and setpriv (util-linux) on the controller
+  - a python of each series in O(series) on the controller
+extends_documentation_fragment:
+  - pyti.core._attributes
+  - pyti.core._attributes.action
+  - pyti.core._attributes.no_diff
 attributes:
   check_mode:
     support: none
-  diff_mode:
-    support: none
-  action:
-    support: full
+    details: The action does not look at check mode; in check mode it prepares the setup as usual.
 notes:
-  - Needs root on the controller (sandboxes run as uids of their own) and bubblewrap.
+  - Needs root on the controller (sandboxes run as uids of their own).
   - Unpinned specs are resolved against the index on every run; pin them for warm runs.
   - The pip cache of the prepare sandboxes is shared between distributions of one worker.
+seealso:
+  - module: pyti.core.run_config
+  - module: pyti.core.setup_sync
 """
 
 EXAMPLES = r"""
 - name: Prepare the setup
   pyti.core.setup_prepare:
-    distributions: "{{ pyti_run.distributions }}"
+    distributions: "{{ pyti_config.pyti_run.distributions }}"
     series: ["3.11"]
   register: pyti_setup
 """
@@ -73,18 +83,34 @@ manifest:
   description: Setup files of the run, relative path to content digest.
   returned: success
   type: dict
+  sample:
+    runner/vm_runner.py: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+    dists/six-1.16.0/dist.json: 3c9909afec25354d551dae21590bb26e38d53f2173b8d3dc3eee4c047e7ab1c1
 setup_dir:
   description: The controller's setup folder that the manifest is relative to.
   returned: success
   type: str
+  sample: /root/.cache/pyti/setup
 downloads:
   description: Distributions that had to be fetched from the index in this run.
   returned: success
   type: int
+  sample: 1
 prepared:
   description:
     - Distributions whose setup entry was made or completed in this run; the task reports a
       change only then. A distribution that failed before is tried again on every run.
   returned: success
   type: int
+  sample: 1
+duration_s:
+  description: Seconds the preparation took.
+  returned: success
+  type: float
+  sample: 12.345
+series:
+  description: The python series that the controller lacks.
+  returned: failure
+  type: str
+  sample: "3.13"
 """

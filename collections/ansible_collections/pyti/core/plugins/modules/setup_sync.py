@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ description:
   - Every file that arrives is checked against its digest in the manifest and made read-only.
   - A second sync of an unchanged setup reports C(changed=false) and copies nothing.
 version_added: 0.1.0
-author: PYTI developers
+author: PYTI developers (!UNKNOWN)
 options:
   src:
     description: The controller's setup folder, which the manifest's paths are relative to.
@@ -28,16 +29,19 @@ options:
       - Relative path to digest, a sha256 or, for content-addressed wheels, a prefix of one.
     type: dict
     required: true
+extends_documentation_fragment:
+  - pyti.core._attributes
+  - pyti.core._attributes.action
+  - pyti.core._attributes.no_diff
 attributes:
   check_mode:
     support: full
-  diff_mode:
-    support: none
-  action:
-    support: full
+    details: In check mode, RV(copied) and RV(removed) say what a sync would do.
 notes:
   - Wheels are stored under a folder named after their digest and are not hashed again once
     they are in place.
+seealso:
+  - module: pyti.core.setup_prepare
 """
 
 EXAMPLES = r"""
@@ -50,15 +54,17 @@ EXAMPLES = r"""
 
 RETURN = r"""
 copied:
-  description: Files copied to the slave.
-  returned: always
+  description: Files copied to the slave, relative to O(dest); in check mode, the files to copy.
+  returned: success
   type: list
   elements: str
+  sample: [runner/vm_runner.py, dists/six-1.16.0/dist.json]
 removed:
-  description: Files removed from the slave's copy.
-  returned: always
+  description: Files removed from the slave's copy; in check mode, the files to remove.
+  returned: success
   type: list
   elements: str
+  sample: [dists/attrs-23.2.0/dist.json]
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ description:
   - Resolves each requested interpreter name or path on the slave to the real interpreter
     behind it (pyenv shims and symlinks included) and reports its version and prefix.
   - Reports the sandbox tools that the VM drivers need and how many VMs the slave runs at once.
-  - Changes nothing on the slave.
 version_added: 0.1.0
-author: PYTI developers
+author: PYTI developers (!UNKNOWN)
 options:
   pythons:
     description:
@@ -27,13 +27,13 @@ options:
       - VMs that the slave runs at once. V(0) means the number of CPUs of the slave.
     type: int
     default: 0
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
+extends_documentation_fragment:
+  - pyti.core._attributes
+  - pyti.core._attributes.info_module
 notes:
   - Interpreters older than Python 3.9 are reported as missing, with the reason.
+seealso:
+  - module: pyti.core.run_config
 """
 
 EXAMPLES = r"""
@@ -50,10 +50,14 @@ pythons:
   type: dict
   sample:
     "3.12":
+      name: "3.12"
       executable: /usr/bin/python3.12
       version: 3.12.1
+      implementation: CPython
       series: "3.12"
       prefix: /usr
+      major: 3
+      minor: 12
 missing:
   description: Requested names that this slave does not have, with the reason.
   returned: always
@@ -63,14 +67,17 @@ capacity:
   description: VMs that the slave runs at once.
   returned: always
   type: int
+  sample: 2
 uv:
   description: Path of the uv binary that installs in VMs, or null when pip is used.
   returned: always
   type: str
+  sample: /opt/pyti/venv/bin/uv
 bwrap:
   description: Path of bubblewrap, or null when it is missing.
   returned: always
   type: str
+  sample: /usr/bin/bwrap
 """
 
 import os

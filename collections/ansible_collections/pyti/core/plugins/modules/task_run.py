@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ description:
   - The exit status, duration and output of each task are observed from outside the VM; what
     the VM writes (JUnit XML, module lists) only adds detail and is checked against them.
 version_added: 0.1.0
-author: PYTI developers
+author: PYTI developers (!UNKNOWN)
 options:
   run_id:
     description: The run id, which names the VMs and the raw results folder.
@@ -30,7 +31,7 @@ options:
     type: str
     required: true
   setup_dir:
-    description: The slave's read-only copy of the setup.
+    description: The slave's read-only copy of the setup, as made by M(pyti.core.setup_sync).
     type: path
     required: true
   work_dir:
@@ -53,7 +54,7 @@ options:
     choices: [install, import, test]
     default: [install, import, test]
   limits:
-    description: Per-VM limits, checked by M(pyti.core.run_config).
+    description: Per-VM limits, as checked by M(pyti.core.run_config); keys not given take their defaults.
     type: dict
     default: {}
   capacity:
@@ -67,18 +68,24 @@ options:
     description: First uid of the range that VMs run as; one uid per parallel slot.
     type: int
     default: 990000
+requirements:
+  - bubblewrap (C(bwrap)) and setpriv (util-linux) on the slave
+extends_documentation_fragment:
+  - pyti.core._attributes
+  - pyti.core._attributes.no_diff
 attributes:
   check_mode:
     support: none
-  diff_mode:
-    support: none
 notes:
-  - Needs root on the slave, bubblewrap and setpriv (util-linux).
+  - Needs root on the slave.
   - The uids from O(uid_base) to O(uid_base) + 255 must belong to nobody else on the slave;
     every process of those uids is killed when a run starts. A second run on the same slave
     waits until the first one is done with them.
   - Per-task limits in this driver are the timeouts and the output caps; memory, process and
     disk limits are not enforced yet, so a VM can use the slave's memory and disk.
+  - Every run with at least one job reports a change.
+seealso:
+  - module: pyti.core.results_fetch
 """
 
 EXAMPLES = r"""
@@ -88,21 +95,73 @@ EXAMPLES = r"""
     slave_name: "{{ inventory_hostname }}"
     setup_dir: /var/lib/pyti/setup
     jobs: "{{ pyti_run.jobs | selectattr('slave', '==', inventory_hostname) }}"
-    keys: "{{ pyti_setup.keys }}"
+    keys: "{{ pyti_setup['keys'] }}"
+    capacity: "{{ pyti_slave_info.capacity }}"
 """
 
 RETURN = r"""
 pyti_results:
-  description: One result per job, with a record per task.
+  description: One result per job, in the order of O(jobs), with a record per task.
   returned: success
   type: list
   elements: dict
+  contains:
+    job:
+      description: The job id.
+      type: str
+      sample: j0001
+    distribution:
+      description: The distribution's name.
+      type: str
+      sample: six
+    version:
+      description: The distribution's version.
+      type: str
+      sample: 1.16.0
+    python:
+      description: The requested interpreter name.
+      type: str
+      sample: "3.11"
+    python_version:
+      description: The interpreter's version.
+      type: str
+      sample: 3.11.7
+    vm:
+      description: The VM's name, the run id and the job id.
+      type: str
+      sample: 20261204T161000Z-ab12cd-j0001
+    status:
+      description: The result's status, that of its first task that neither passed nor was skipped.
+      type: str
+      choices: [passed, failed, error, timeout, skipped]
+    reason:
+      description: Why the result did not pass, naming the task; null when it passed.
+      type: str
+    failure_kind:
+      description: Who is at fault when it did not pass; null when it passed.
+      type: str
+      sample: task
+    no_tests:
+      description: Whether the sdist had no tests.
+      type: bool
+    tasks:
+      description: One record per task, with its C(name), C(status), C(reason), C(rc) and C(duration_s).
+      type: list
+      elements: dict
+    raw_dir:
+      description: The job's raw results folder, relative to the run's raw folder on the controller.
+      type: str
+      sample: slave1/j0001
+    duration_s:
+      description: Seconds the job took.
+      type: float
 raw_dir:
   description: The slave folder that holds the raw results of the run.
   returned: success
   type: str
+  sample: /var/lib/pyti/runs/20261204T161000Z-ab12cd/raw
 leftovers:
-  description: VM folders of an earlier, crashed run that were removed.
+  description: Entries of the slave's VM folder that an earlier, crashed run left and that were removed.
   returned: success
   type: list
   elements: str
