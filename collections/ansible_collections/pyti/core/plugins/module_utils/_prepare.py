@@ -57,7 +57,7 @@ class Workspace:
         os.chmod(self.path, 0o755)
         for sub in ("dl", "built", "wh", "home", "tmp"):
             os.mkdir(os.path.join(self.path, sub))
-        for root, dirs, _ in os.walk(self.path):
+        for root, dirs, _files in os.walk(self.path):
             for d in [root] + [os.path.join(root, x) for x in dirs]:
                 os.chown(d, uid, uid)
 

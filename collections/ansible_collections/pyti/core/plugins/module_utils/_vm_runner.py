@@ -111,6 +111,7 @@ def import_all(job):
             [sys.executable, "-c", "import " + name],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            check=False,
         )
         text = proc.stdout.decode("utf-8", "replace")
         sys.stdout.write(text)
