@@ -6,8 +6,24 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 APT_PACKAGES := bubblewrap util-linux python3-venv python3-pip chromium chromium-driver
 COLLECTION := collections/ansible_collections/pyti/core
+SANITY_PYTHON := 3.11
+# The pip version that ansible-test (of the pinned ansible-core) puts in its venvs.
+ANSIBLE_TEST_PIP := 24.2
+GET_PIP := $(HOME)/.ansible/test/cache/get_pip_$(subst .,_,$(ANSIBLE_TEST_PIP)).py
 
-.PHONY: setup system-packages run test lint unit integration molecule clean
+define GET_PIP_STANDIN
+# Stand-in for get-pip.py, written by the PYTI Makefile: bootstrap pip with ensurepip,
+# then install what ansible-test asks for (pip==VERSION and its options).
+import subprocess
+import sys
+
+args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
+subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"])
+subprocess.check_call([sys.executable, "-m", "pip", "install", *args])
+endef
+export GET_PIP_STANDIN
+
+.PHONY: setup system-packages run test lint sanity unit integration molecule clean
 
 setup: system-packages $(VENV)/.installed
 
@@ -38,6 +54,23 @@ test: setup lint molecule
 lint: setup
 	ruff check .
 	ruff format --check .
+	ansible-lint playbooks molecule
+
+# ansible-test sanity runs on a clean copy of the collection: a tests/output or a
+# cache left in the work tree would fail its line-ending and symlink tests.
+sanity: setup $(GET_PIP)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT \
+	  && mkdir -p "$$tmp/ansible_collections/pyti/core" \
+	  && tar -C $(COLLECTION) --exclude=./tests/output --exclude=__pycache__ \
+	    --exclude=.pytest_cache --exclude=.ruff_cache -cf - . | tar -C "$$tmp/ansible_collections/pyti/core" -xf - \
+	  && cd "$$tmp/ansible_collections/pyti/core" \
+	  && ansible-test sanity --local --python $(SANITY_PYTHON) --requirements --color no $(SANITY_ARGS)
+
+# ansible-test bootstraps pip in its venvs with a script from a host that is not
+# reachable here; this stand-in does the same with ensurepip and the package index.
+$(GET_PIP): Makefile
+	mkdir -p $(dir $@)
+	printf '%s\n' "$$GET_PIP_STANDIN" > $@
 
 unit: setup
 	pytest -q $(COLLECTION)/tests/unit
