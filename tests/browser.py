@@ -53,13 +53,13 @@ def full_page_png(driver: webdriver.Chrome) -> bytes:
 
 
 def shrink(png: Path, out: Path, width: int = 1100, max_bytes: int = 300_000) -> None:
-    """Crop PNG to its top part and scale it to WIDTH, as a small palette PNG."""
+    """Crop PNG to at most 1.3 times as high as wide, scale it to WIDTH, as a palette PNG."""
     from PIL import Image
 
     with Image.open(png) as image:
         image = image.convert("RGB")
         scale = width / image.width
-        height = min(image.height, int(1400 / scale))
+        height = min(image.height, int(image.width * 1.3))
         image = image.crop((0, 0, image.width, height))
         image = image.resize((width, round(height * scale)), Image.Resampling.LANCZOS)
         colours = 256
@@ -75,6 +75,11 @@ def main(page: str, out: str) -> None:
         driver = chromium(Path(tmp) / "profile")
         try:
             driver.get(Path(page).resolve().as_uri())
+            # Show what a reader opens first: the log of the first failure.
+            driver.execute_script(
+                "var log = document.querySelector('tr[data-status=failed] details.log');"
+                "if (log) { log.open = true; }"
+            )
             raw = Path(tmp) / "full.png"
             raw.write_bytes(full_page_png(driver))
         finally:
