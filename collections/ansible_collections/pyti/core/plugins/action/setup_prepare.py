@@ -18,6 +18,7 @@ ARGSPEC = {
     "cache_dir": {"type": "path", "default": "~/.cache/pyti"},
     "workers": {"type": "int", "default": 3},
     "uid_base": {"type": "int", "default": 990000},
+    "limits": {"type": "dict", "default": {}},
 }
 
 
@@ -32,7 +33,12 @@ class ActionModule(ActionBase):
         try:
             pythons = [self._controller_python(s) for s in sorted(set(args["series"]))]
             store = _prepare.Store(os.path.expanduser(args["cache_dir"]), args["uid_base"])
-            preparer = _prepare.Preparer(store, pythons, workers=args["workers"])
+            timeouts = {
+                k: v
+                for k, v in args["limits"].items()
+                if k in ("task_timeout", "no_output_timeout")
+            }
+            preparer = _prepare.Preparer(store, pythons, workers=args["workers"], timeouts=timeouts)
             keys = preparer.prepare(args["distributions"])
             files = _prepare.manifest(store, list(keys.values()), args["series"], RUNNER)
         except PytiError as exc:

@@ -12,10 +12,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from . import _rawresults, _sandbox, _tasks
+from . import _cgroup, _rawresults, _sandbox, _tasks
 from ._capture import Capture
 from ._errors import PytiError, SandboxError
-from ._vm import RUNNER, NamespaceVM
+from ._vm import RUNNER, NamespaceVM, mounts_under, unmount
 
 MAX_SLOTS = 256
 
@@ -37,10 +37,18 @@ class Slave:
         """Remove what an earlier run that crashed left: its processes and its VM dirs."""
         for uid in range(self.uid_base, self.uid_base + MAX_SLOTS):
             _sandbox.kill_uid(uid)
+        _cgroup.clear_leftovers(_cgroup.layout(), self.cgroup_parent)
         vms = os.path.join(self.work_dir, "vms")
         left = sorted(os.listdir(vms)) if os.path.isdir(vms) else []
+        if left:
+            for point in mounts_under(vms):
+                unmount(point)
         shutil.rmtree(vms, ignore_errors=True)
         return left
+
+    @property
+    def cgroup_parent(self) -> str:
+        return f"pyti-{self.uid_base}"
 
 
 class Batch:
@@ -61,6 +69,8 @@ class Batch:
         self.tasks = tasks
         self.limits = limits
         self.uv = uv
+        kind = _cgroup.layout()
+        self.cgroups = (kind, slave.cgroup_parent) if kind else None
         self.raw_root = os.path.join(slave.work_dir, "runs", run_id, "raw")
         self.vm_root = os.path.join(slave.work_dir, "vms", run_id)
         self.etc_dir = os.path.join(slave.work_dir, "vms", run_id + ".etc")
@@ -162,10 +172,10 @@ class Job:
     def _run_vm(self, prepared: dict) -> list[dict]:
         name = f"{self.batch.run_id}-{self.job['id']}"
         base = os.path.join(self.batch.vm_root, self.job["id"])
-        vm = NamespaceVM(name, base, self.uid, self._binds(prepared), {})
+        vm = NamespaceVM(name, base, self.uid, self._binds(prepared), self.batch.limits)
         records = []
         try:
-            vm.create(self._job_data(prepared), self.batch.etc_dir)
+            vm.create(self._job_data(prepared), self.batch.etc_dir, self.batch.cgroups)
             records = self._run_tasks(vm)
         except PytiError as exc:
             records.append(

@@ -14,6 +14,10 @@ LIMITS = {
     "output_bytes": (1 << 20, 1024, "bytes of each task's output kept (head and tail)"),
     "results_bytes": (32 << 20, 1024, "bytes of raw results accepted from one VM"),
     "results_files": (64, 1, "files of raw results accepted from one VM"),
+    "memory_bytes": (2 << 30, 16 << 20, "bytes of memory of one VM, its scratch files included"),
+    "processes": (512, 8, "processes and threads one VM may have at once"),
+    "scratch_bytes": (2 << 30, 16 << 20, "bytes one VM may write to its scratch and /tmp"),
+    "scratch_inodes": (200_000, 1000, "files and folders one VM may create"),
 }
 
 

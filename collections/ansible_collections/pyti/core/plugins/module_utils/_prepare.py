@@ -27,8 +27,7 @@ PIP_ENV_KEYS = re.compile(
     r"^(PIP_(?!FIND_LINKS)[A-Z_]+|https?_proxy|HTTPS?_PROXY|no_proxy|"
     r"NO_PROXY|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE)$"
 )
-STEP_TIMEOUT = 900
-STEP_IDLE = 300
+STEP_TIMEOUTS = {"task_timeout": 900, "no_output_timeout": 300}
 PINNED = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*===?\s*([A-Za-z0-9.!+_-]+)\s*$")
 
 
@@ -50,9 +49,10 @@ def _last_error(text: str) -> str:
 class Workspace:
     """A throw-away dir that one prepare sandbox may write, owned by that sandbox's uid."""
 
-    def __init__(self, store: Store, uid: int):
+    def __init__(self, store: Store, uid: int, timeouts: dict):
         self.store = store
         self.uid = uid
+        self.timeouts = timeouts
         self.path = tempfile.mkdtemp(prefix="work-", dir=store.tmp)
         os.chmod(self.path, 0o755)
         for sub in ("dl", "built", "wh", "home", "tmp"):
@@ -75,10 +75,17 @@ class Workspace:
         command = [sys.executable, "-m", "pip", "--python", python["executable"]] + args
         capture = Capture(64 << 10, 192 << 10)
         argv = sandbox.argv(command, bwrap=_sandbox.find_bwrap())
-        done = _sandbox.execute(argv, self.uid, STEP_TIMEOUT, STEP_IDLE, capture)
+        done = _sandbox.execute(
+            argv,
+            self.uid,
+            self.timeouts["task_timeout"],
+            self.timeouts["no_output_timeout"],
+            capture,
+        )
         text = capture.data().decode("utf-8", "replace")
         if done.expired or done.rc != 0:
-            raise StepFailed(done.rc, "timed out" if done.expired else _last_error(text))
+            why = f"timed out ({done.expired})" if done.expired else _last_error(text)
+            raise StepFailed(done.rc, why)
         return text
 
     def _env(self) -> dict:
@@ -191,10 +198,14 @@ def _error(status: str, kind: str, reason: str) -> dict:
 class Preparer:
     """Turn distribution specs into dist entries of the store, one sandbox per spec."""
 
-    def __init__(self, store: Store, pythons: list[dict], workers: int = 3):
+    def __init__(
+        self, store: Store, pythons: list[dict], workers: int = 3, timeouts: dict | None = None
+    ):
+        """TIMEOUTS bounds each sandboxed step, with the keys of the run's task limits."""
         self.store = store
         self.pythons = pythons
         self.workers = workers
+        self.timeouts = {**STEP_TIMEOUTS, **(timeouts or {})}
         self.downloads = 0
         self.prepared = 0
 
@@ -212,7 +223,7 @@ class Preparer:
         dist = self.store.read_dist(known["key"]) if known else None
         if dist and not self._missing(dist):
             return dist["key"]
-        ws = Workspace(self.store, uid)
+        ws = Workspace(self.store, uid, self.timeouts)
         try:
             dist = dist or self._known_or_fresh(self._acquire(spec, ws))
             todo = self._missing(dist) if not dist.get("error") else []

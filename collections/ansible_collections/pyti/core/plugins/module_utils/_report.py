@@ -117,6 +117,7 @@ def normalise_task(raw: Mapping) -> dict:
         tests=_tests(raw.get("tests")),
         failures=_failures(raw.get("failures")),
         modules=text_list(raw.get("modules")),
+        limit=one_line(raw.get("limit"), 64),
     )
     return task
 

@@ -33,6 +33,7 @@ class Execution:
     duration_s: float
     expired: str | None
     output: Capture
+    limit: str | None = None
 
 
 @dataclass
@@ -252,3 +253,13 @@ def lock_uids(uid_base: int, purpose: str, timeout: float):
                     failure_kind="infra",
                 ) from None
             time.sleep(1)
+
+
+ENTER_GROUPS = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+
+
+def in_cgroup(argv: list[str], procs_files: list[str]) -> list[str]:
+    """ARGV run by a shell that first moves itself into the cgroups of PROCS_FILES."""
+    if not procs_files:
+        return argv
+    return ["/bin/sh", "-c", ENTER_GROUPS, "pyti-enter", *procs_files, "--", *argv]

@@ -23,6 +23,7 @@ def task_record(
         "rc": None,
         "log": None,
         "output_bytes": 0,
+        "limit": None,
     }
     record.update(extra)
     return record
@@ -60,15 +61,36 @@ def judge(name: str, execution, files: dict, limits: dict, vm_deadline_hit: bool
         output_bytes=execution.output.size,
     )
     if execution.expired:
-        return _fail(
-            record, "timeout", expired_reason(execution.expired, limits, vm_deadline_hit), "task"
-        )
+        reason = expired_reason(execution.expired, limits, vm_deadline_hit)
+        return _with_limit(_fail(record, "timeout", reason, "task"), execution.limit, limits)
     head = bytes(execution.output.head[:200])
     if execution.rc != 0 and head.startswith(SANDBOX_MARKERS):
         return _fail(record, "error", f"sandbox: {last_line(execution.output)}", "sandbox")
     if execution.rc is not None and execution.rc < 0:
-        return _fail(record, "error", f"killed by signal {-execution.rc}", "task")
-    return JUDGES[name](record, execution, files)
+        judged = _fail(record, "error", f"killed by signal {-execution.rc}", "task")
+    else:
+        judged = JUDGES[name](record, execution, files)
+    return _with_limit(judged, execution.limit, limits)
+
+
+LIMIT_REASONS = {
+    "memory": lambda lim: f"limit: memory ({lim['memory_bytes'] >> 20} MiB)",
+    "processes": lambda lim: f"limit: processes ({lim['processes']})",
+    "disk": lambda lim: f"limit: disk ({lim['scratch_bytes'] >> 20} MiB of scratch)",
+    "inodes": lambda lim: f"limit: inodes ({lim['scratch_inodes']} files in scratch)",
+}
+
+
+def _with_limit(record: dict, limit: str | None, limits: dict) -> dict:
+    """A task that hit a VM limit is an error (or a timeout) whose reason names the limit."""
+    if not limit:
+        return record
+    record["limit"] = limit
+    reason = LIMIT_REASONS[limit](limits)
+    if record["reason"]:
+        reason = f"{reason}; {record['reason']}"
+    status = "timeout" if record["status"] == "timeout" else "error"
+    return _fail(record, status, reason, "task")
 
 
 def _fail(record: dict, status: str, reason: str, kind: str) -> dict:

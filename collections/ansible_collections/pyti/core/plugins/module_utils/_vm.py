@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import time
 
-from . import _sandbox
+from . import _cgroup, _sandbox
 from ._capture import Capture
 from ._errors import SandboxError
 
@@ -36,35 +37,81 @@ class NamespaceVM:
 
     driver = "namespace"
 
-    def __init__(self, name: str, base: str, uid: int, binds: list[tuple[str, str]], env: dict):
+    def __init__(self, name: str, base: str, uid: int, binds: list[tuple[str, str]], limits: dict):
         self.name = name
         self.base = base
         self.uid = uid
+        self.limits = limits
         self.scratch = os.path.join(base, "scratch")
         self.job_dir = os.path.join(base, "job")
-        self.sandbox = _sandbox.Sandbox(uid=uid, ro=binds, env={**VM_ENV, **env}, chdir="/vm")
+        self.sandbox = _sandbox.Sandbox(uid=uid, ro=binds, env=dict(VM_ENV), chdir="/vm")
+        self.cgroup: _cgroup.Cgroup | None = None
+        self.mounted = False
 
-    def create(self, job_data: dict, etc_dir: str) -> None:
+    def create(self, job_data: dict, etc_dir: str, cgroups: tuple[str, str] | None) -> None:
+        """Make the VM's scratch, job file and cgroup; CGROUPS is (layout, parent) or None."""
         try:
             os.makedirs(self.job_dir, mode=0o755)
+            os.makedirs(self.scratch, mode=0o700)
+            self._mount_scratch()
             for sub in ("home", "tmp", "results", ".cache"):
                 os.makedirs(os.path.join(self.scratch, sub), mode=0o700)
-            for root, dirs, _files in os.walk(self.scratch):
-                for path in [root] + [os.path.join(root, d) for d in dirs]:
-                    os.chown(path, self.uid, self.uid)
+                os.chown(os.path.join(self.scratch, sub), self.uid, self.uid)
             with open(os.path.join(self.job_dir, "job.json"), "w", encoding="utf-8") as handle:
                 json.dump(job_data, handle)
         except OSError as exc:
             raise SandboxError(f"Creating VM {self.name} failed: {exc}", vm=self.name) from exc
+        if cgroups:
+            kind, parent = cgroups
+            self.cgroup = _cgroup.Cgroup(
+                parent, self.name, self.limits["memory_bytes"], self.limits["processes"], kind
+            )
+            self.cgroup.create()
         self.sandbox.ro.append((self.job_dir, "/job"))
         self.sandbox.rw += [(self.scratch, "/vm"), (os.path.join(self.scratch, "tmp"), "/tmp")]
         self.sandbox.etc_dir = etc_dir
+
+    def _mount_scratch(self) -> None:
+        """A tmpfs of fixed size and inode count, so the VM cannot fill the slave's disk."""
+        options = (
+            f"size={self.limits['scratch_bytes']},nr_inodes={self.limits['scratch_inodes']},"
+            f"mode=0755,uid={self.uid},gid={self.uid},nosuid,nodev"
+        )
+        proc = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, f"pyti-{self.name}", self.scratch],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise OSError(f"mounting its scratch tmpfs failed: {proc.stderr.strip()}")
+        self.mounted = True
 
     def run(
         self, command: list[str], timeout: float, idle_timeout: float, capture: Capture
     ) -> _sandbox.Execution:
         argv = self.sandbox.argv(command, bwrap=_sandbox.find_bwrap())
-        return _sandbox.execute(argv, self.uid, timeout, idle_timeout, capture)
+        if self.cgroup:
+            argv = _sandbox.in_cgroup(argv, self.cgroup.procs_files())
+            before = self.cgroup.events()
+        execution = _sandbox.execute(argv, self.uid, timeout, idle_timeout, capture)
+        if self.cgroup:
+            self.cgroup.kill()
+            execution.limit = _cgroup.which_limit_hit(before, self.cgroup.events())
+        execution.limit = execution.limit or self._scratch_full()
+        return execution
+
+    def _scratch_full(self) -> str | None:
+        try:
+            stats = os.statvfs(self.scratch)
+        except OSError:
+            return None
+        # Near full, not full: the task's own clean-up at exit frees a little.
+        if stats.f_favail < max(64, stats.f_files // 200):
+            return "inodes"
+        if stats.f_bavail < max(256, stats.f_blocks // 100):
+            return "disk"
+        return None
 
     @property
     def results_dir(self) -> str:
@@ -72,11 +119,15 @@ class NamespaceVM:
 
     def destroy(self) -> None:
         """Kill whatever is left of the VM and remove its files; SandboxError if it cannot."""
-        if not _sandbox.kill_uid(self.uid):
+        if not _sandbox.kill_uid(self.uid) or (self.cgroup and not self.cgroup.kill()):
             raise SandboxError(
                 f"Removing VM {self.name} failed: processes of uid {self.uid} survived SIGKILL",
                 vm=self.name,
             )
+        if self.cgroup:
+            self.cgroup.remove()
+        if self.mounted:
+            unmount(self.scratch)
         for _ in range(3):
             shutil.rmtree(self.base, ignore_errors=True)
             if not os.path.lexists(self.base):
@@ -85,3 +136,21 @@ class NamespaceVM:
         raise SandboxError(
             f"Removing VM {self.name} failed: {self.base} could not be deleted", vm=self.name
         )
+
+
+def unmount(path: str) -> None:
+    """Unmount PATH, lazily if something still holds it."""
+    if subprocess.run(["umount", path], capture_output=True, check=False).returncode != 0:
+        subprocess.run(["umount", "-l", path], capture_output=True, check=False)
+
+
+def mounts_under(folder: str) -> list[str]:
+    """Mount points at or below FOLDER, deepest first."""
+    prefix = os.path.realpath(folder).rstrip("/") + "/"
+    found = []
+    with open("/proc/self/mounts", encoding="utf-8") as handle:
+        for line in handle:
+            point = line.split()[1].encode().decode("unicode_escape")
+            if point.startswith(prefix):
+                found.append(point)
+    return sorted(found, key=len, reverse=True)

@@ -186,6 +186,10 @@ def test_limits_defaults():
         "output_bytes": 1048576,
         "results_bytes": 33554432,
         "results_files": 64,
+        "memory_bytes": 2147483648,
+        "processes": 512,
+        "scratch_bytes": 2147483648,
+        "scratch_inodes": 200000,
     }
     assert _limits.check(None) == expected
     assert _limits.check({}) == expected
@@ -198,8 +202,9 @@ def test_limits_defaults():
     [
         pytest.param(
             {"cpus": 2},
-            "pyti_limits.cpus is not a known limit (known: no_output_timeout, output_bytes, "
-            "results_bytes, results_files, task_timeout, vm_timeout)",
+            "pyti_limits.cpus is not a known limit (known: memory_bytes, no_output_timeout, "
+            "output_bytes, processes, results_bytes, results_files, scratch_bytes, "
+            "scratch_inodes, task_timeout, vm_timeout)",
             id="unknown",
         ),
         pytest.param(

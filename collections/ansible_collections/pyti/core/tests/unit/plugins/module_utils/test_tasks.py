@@ -66,4 +66,5 @@ def test_skipped_record():
         "rc": None,
         "log": None,
         "output_bytes": 0,
+        "limit": None,
     }
