@@ -47,7 +47,7 @@ run: setup
 	ansible-playbook playbooks/run_tests.yml
 
 # pytest runs last so that its closing line is the last word of the log.
-test: setup lint molecule
+test: setup lint sanity molecule
 	pytest -q
 
 
