@@ -17,6 +17,7 @@ COLLECTION = ROOT / "collections" / "ansible_collections" / "pyti" / "core"
 BIN = Path(sys.executable).parent
 PLUGINS = {
     "module": [
+        "report_compare",
         "results_fetch",
         "run_config",
         "setup_prepare",

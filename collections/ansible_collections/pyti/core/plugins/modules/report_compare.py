@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ description:
   - A missing or broken report stops the task with one line naming the variable
     (C(pyti_compare_base) or C(pyti_compare_head)) and its value.
 version_added: 0.1.0
-author: PYTI developers
+author: PYTI developers (!UNKNOWN)
 options:
   base:
     description:
@@ -42,13 +43,14 @@ options:
       - Where run ids are looked up and where the comparison's directory is written.
     type: path
     default: reports
+extends_documentation_fragment:
+  - pyti.core._attributes
+  - pyti.core._attributes.action
+  - pyti.core._attributes.no_diff
 attributes:
   check_mode:
     support: full
-  diff_mode:
-    support: none
-  action:
-    support: full
+    details: In check mode the comparison is made and returned but not written.
 notes:
   - The comparison is written again only when its content changed, so a second run with the
     same reports reports C(changed=false).
