@@ -224,3 +224,10 @@ def test_second_run_downloads_and_copies_nothing(run, tmp_path, cache_dir):
     assert {n: r["status"] for n, r in by_name(second).items()} == {
         n: r["status"] for n, r in by_name(run["report"]).items()
     }
+
+
+def test_live_progress_is_shown(run):
+    lines = [ln for ln in run["stdout"].splitlines() if ln.startswith("PYTI ") and "VMs done" in ln]
+    assert lines, run["stdout"][-2000:]
+    assert lines[-1].startswith("PYTI 6/6 VMs done (2 passed, 2 failed, 2 error); localhost 6/6")
+    assert "FAILED - RETRYING" not in run["stdout"]

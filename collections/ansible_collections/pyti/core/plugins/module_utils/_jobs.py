@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from . import _cgroup, _rawresults, _sandbox, _tasks
+from . import _cgroup, _progress, _rawresults, _sandbox, _tasks
 from ._capture import Capture
 from ._errors import PytiError, SandboxError
 from ._vm import RUNNER, NamespaceVM, mounts_under, unmount
@@ -51,6 +51,10 @@ class Slave:
         return f"pyti-{self.uid_base}"
 
 
+def progress_path(work_dir: str, run_id: str) -> str:
+    return os.path.join(work_dir, "runs", run_id, "progress.jsonl")
+
+
 class Batch:
     """The jobs of one run on one slave, their VMs and their results."""
 
@@ -74,6 +78,7 @@ class Batch:
         self.raw_root = os.path.join(slave.work_dir, "runs", run_id, "raw")
         self.vm_root = os.path.join(slave.work_dir, "vms", run_id)
         self.etc_dir = os.path.join(slave.work_dir, "vms", run_id + ".etc")
+        self.progress = _progress.Progress(progress_path(slave.work_dir, run_id))
 
     def run(self, jobs: list[dict], capacity: int) -> list[dict]:
         os.makedirs(self.vm_root, mode=0o711, exist_ok=True)
@@ -82,9 +87,12 @@ class Batch:
         slots = queue.Queue()
         for uid in uids:
             slots.put(uid)
+        self.progress.start(len(jobs))
         try:
             with ThreadPoolExecutor(max_workers=max(1, min(capacity, len(jobs) or 1))) as pool:
-                return list(pool.map(lambda job: self._run_slot(job, slots), jobs))
+                results = list(pool.map(lambda job: self._run_slot(job, slots), jobs))
+            self.progress.finish()
+            return results
         finally:
             shutil.rmtree(self.vm_root, ignore_errors=True)
             shutil.rmtree(self.etc_dir, ignore_errors=True)
@@ -92,9 +100,11 @@ class Batch:
     def _run_slot(self, job: dict, slots: queue.Queue) -> dict:
         uid = slots.get()
         try:
-            return Job(self, job, uid).run()
+            result = Job(self, job, uid).run()
         finally:
             slots.put(uid)
+        self.progress.add(result)
+        return result
 
 
 class Job:

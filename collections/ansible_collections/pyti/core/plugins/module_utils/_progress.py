@@ -1,0 +1,138 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Private to the pyti.core collection: other collections must not import it.
+"""A slave's progress through a batch: one JSON line per finished VM, read while it runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+
+STATUSES = ("passed", "failed", "error", "timeout", "skipped")
+
+
+class Progress:
+    """Appends events to a file that only the slave writes: start, each result, finish."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.lock = threading.Lock()
+
+    def _append(self, event: dict) -> None:
+        event["time"] = round(time.time(), 3)
+        line = json.dumps(event) + "\n"
+        with self.lock, open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+
+    def start(self, total: int) -> None:
+        os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
+        self._append({"event": "start", "total": total})
+
+    def add(self, result: dict) -> None:
+        self._append(
+            {
+                "event": "result",
+                "job": result.get("job"),
+                "distribution": result.get("distribution"),
+                "status": result.get("status"),
+                "duration_s": result.get("duration_s"),
+            }
+        )
+
+    def finish(self) -> None:
+        self._append({"event": "finish"})
+
+
+def read(path: str) -> dict:
+    """The batch's progress so far: total, done, counts by status, times, whether it ended."""
+    state = {
+        "total": None,
+        "done": 0,
+        "by_status": dict.fromkeys(STATUSES, 0),
+        "started": None,
+        "last": None,
+        "ended": False,
+        "latest": [],
+    }
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.readlines()
+    except OSError:
+        return state
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # a line still being written
+        _apply(state, event)
+    state["latest"] = state["latest"][-5:]
+    return state
+
+
+def _apply(state: dict, event: dict) -> None:
+    kind = event.get("event")
+    if kind == "start":
+        state.update(total=event.get("total"), started=event.get("time"))
+    elif kind == "result":
+        state["done"] += 1
+        status = event.get("status")
+        if status in state["by_status"]:
+            state["by_status"][status] += 1
+        state["last"] = event.get("time")
+        state["latest"].append(f"{event.get('distribution')}: {status}")
+    elif kind == "finish":
+        state["ended"] = True
+
+
+class Board:
+    """The progress of a whole run on the controller: every slave's latest report."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.slaves: dict[str, dict] = {}
+        self.since: float | None = None
+
+    def update(self, slave: str, progress: dict) -> bool:
+        """Record a slave's progress; True when something new finished."""
+        if self.since is None:
+            self.since = self.clock()
+        before = self.slaves.get(slave, {}).get("done", 0)
+        self.slaves[slave] = progress if isinstance(progress, dict) else {}
+        return self.slaves[slave].get("done", 0) != before
+
+    def totals(self) -> tuple[int, int, dict]:
+        done, total, by_status = 0, 0, dict.fromkeys(STATUSES, 0)
+        for state in self.slaves.values():
+            done += _count(state.get("done"))
+            total += _count(state.get("total"))
+            for status, count in (state.get("by_status") or {}).items():
+                if status in by_status:
+                    by_status[status] += _count(count)
+        return done, total, by_status
+
+    def line(self) -> str:
+        done, total, by_status = self.totals()
+        counts = ", ".join(f"{n} {s}" for s, n in by_status.items() if n)
+        slaves = ", ".join(
+            f"{name} {_count(s.get('done'))}/{_count(s.get('total'))}"
+            for name, s in sorted(self.slaves.items())
+        )
+        elapsed = self.clock() - (self.since or self.clock())
+        text = f"PYTI {done}/{total} VMs done"
+        text += f" ({counts})" if counts else ""
+        text += f"; {slaves}; {_duration(elapsed)} elapsed"
+        if 0 < done < total:
+            text += f", about {_duration(elapsed / done * (total - done))} left"
+        return text
+
+
+def _count(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"

@@ -1,0 +1,94 @@
+#!/usr/bin/python
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: task_progress
+short_description: Report how far a slave is through the VMs of a run
+description:
+  - Reads the progress that M(pyti.core.task_run) writes while it runs in the background
+    (C(async) with C(poll=0)): the VMs done out of the total and their statuses.
+  - Meant to be retried with C(until) until it returns C(finished); the stdout callback
+    M(pyti.core.progress) turns each retry into a live progress line.
+  - Changes nothing on the slave.
+version_added: 0.1.0
+author: PYTI developers
+options:
+  run_id:
+    description: The run whose progress is read.
+    type: str
+    required: true
+  work_dir:
+    description: The slave's work dir.
+    type: path
+    default: /var/lib/pyti
+  results_file:
+    description:
+      - The async results file of the background M(pyti.core.task_run) task, as it registered
+        it. When that job has ended, by success or failure, the progress is C(finished).
+    type: path
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Wait for the VMs, showing progress
+  pyti.core.task_progress:
+    run_id: "{{ pyti_run.id }}"
+    results_file: "{{ pyti_task_run.results_file }}"
+  register: pyti_progress
+  until: pyti_progress.finished
+  retries: 100000
+  delay: 2
+"""
+
+RETURN = r"""
+finished:
+  description: Whether the background task has ended.
+  returned: always
+  type: bool
+pyti_progress:
+  description: VMs C(total) and C(done), C(by_status) counts, and the C(latest) results.
+  returned: always
+  type: dict
+"""
+
+import json
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.pyti.core.plugins.module_utils import _jobs, _progress
+
+
+def job_ended(results_file: str | None) -> bool:
+    """Whether the async job wrote its final result (or died saying so)."""
+    if not results_file:
+        return False
+    try:
+        with open(results_file, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return False
+    return "started" not in data or bool(data.get("finished"))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "run_id": {"type": "str", "required": True},
+            "work_dir": {"type": "path", "default": "/var/lib/pyti"},
+            "results_file": {"type": "path"},
+        },
+        supports_check_mode=True,
+    )
+    path = _jobs.progress_path(module.params["work_dir"], module.params["run_id"])
+    progress = _progress.read(path)
+    finished = progress["ended"] or job_ended(module.params["results_file"])
+    module.exit_json(changed=False, finished=finished, pyti_progress=progress)
+
+
+if __name__ == "__main__":
+    main()

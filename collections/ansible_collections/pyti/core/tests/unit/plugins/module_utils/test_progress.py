@@ -1,0 +1,45 @@
+"""Progress files written while a batch runs, and the run-wide line built from them."""
+
+from __future__ import annotations
+
+from ansible_collections.pyti.core.plugins.module_utils import _progress
+
+
+def test_progress_file_round_trip(tmp_path):
+    path = tmp_path / "runs" / "r1" / "progress.jsonl"
+    writer = _progress.Progress(str(path))
+    writer.start(3)
+    writer.add({"job": "j0001", "distribution": "six", "status": "passed", "duration_s": 1.0})
+    writer.add({"job": "j0002", "distribution": "attrs", "status": "failed"})
+    state = _progress.read(str(path))
+    assert (state["total"], state["done"], state["ended"]) == (3, 2, False)
+    assert state["by_status"] == {"passed": 1, "failed": 1, "error": 0, "timeout": 0, "skipped": 0}
+    assert state["latest"] == ["six: passed", "attrs: failed"]
+    writer.finish()
+    assert _progress.read(str(path))["ended"] is True
+
+
+def test_torn_last_line_and_missing_file_are_harmless(tmp_path):
+    path = tmp_path / "progress.jsonl"
+    assert _progress.read(str(path))["done"] == 0
+    path.write_text('{"event": "start", "total": 2}\n{"event": "res')
+    state = _progress.read(str(path))
+    assert (state["total"], state["done"]) == (2, 0)
+
+
+def test_board_line_adds_slaves_and_estimates_time_left():
+    now = [100.0]
+    board = _progress.Board(clock=lambda: now[0])
+    assert board.update("s1", {"total": 4, "done": 1, "by_status": {"passed": 1}})
+    now[0] = 160.0
+    assert board.update("s2", {"total": 4, "done": 3, "by_status": {"passed": 2, "error": 1}})
+    assert not board.update("s2", {"total": 4, "done": 3, "by_status": {"passed": 2, "error": 1}})
+    assert board.line() == (
+        "PYTI 4/8 VMs done (3 passed, 1 error); s1 1/4, s2 3/4; 1m00s elapsed, about 1m00s left"
+    )
+
+
+def test_board_ignores_hostile_counts():
+    board = _progress.Board(clock=lambda: 0.0)
+    board.update("s1", {"total": "many", "done": -3, "by_status": {"passed": True, "evil": 9}})
+    assert board.totals() == (0, 0, dict.fromkeys(_progress.STATUSES, 0))
