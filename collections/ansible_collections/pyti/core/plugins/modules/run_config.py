@@ -43,7 +43,9 @@ options:
       - Per-VM limits; keys not given take their defaults.
       - V(task_timeout) (900), V(vm_timeout) (2400), V(no_output_timeout) (300) in seconds;
         V(output_bytes) (1 MiB) of each task's output kept, head and tail;
-        V(results_bytes) (32 MiB) and V(results_files) (64) of raw results accepted from a VM.
+        V(results_bytes) (32 MiB) and V(results_files) (64) of raw results accepted from a VM;
+        V(memory_bytes) (2 GiB) of memory, scratch files included, and V(processes) (512) of
+        one VM; V(scratch_bytes) (2 GiB) and V(scratch_inodes) (200000) of its scratch.
     type: raw
   report_dir:
     description: Where the report of the run is written, under a folder named after the run.

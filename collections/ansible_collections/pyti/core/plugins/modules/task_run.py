@@ -70,6 +70,7 @@ options:
     default: 990000
 requirements:
   - bubblewrap (C(bwrap)) and setpriv (util-linux) on the slave
+  - cgroups with the memory and pids controllers on the slave
 extends_documentation_fragment:
   - pyti.core._attributes
   - pyti.core._attributes.no_diff
@@ -81,8 +82,9 @@ notes:
   - The uids from O(uid_base) to O(uid_base) + 255 must belong to nobody else on the slave;
     every process of those uids is killed when a run starts. A second run on the same slave
     waits until the first one is done with them.
-  - Per-task limits in this driver are the timeouts and the output caps; memory, process and
-    disk limits are not enforced yet, so a VM can use the slave's memory and disk.
+  - Each VM gets a cgroup (v1 or v2) with a memory and a process limit, and a scratch tmpfs of
+    fixed size and inode count; a task that hits a limit is an C(error) or C(timeout) result
+    whose reason names the limit.
   - Every run with at least one job reports a change.
 seealso:
   - module: pyti.core.results_fetch
