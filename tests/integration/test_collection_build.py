@@ -23,9 +23,10 @@ PLUGINS = {
         "setup_prepare",
         "setup_sync",
         "slave_info",
+        "task_progress",
         "task_run",
     ],
-    "callback": ["report"],
+    "callback": ["progress", "report"],
 }
 
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import annotations
@@ -8,12 +9,11 @@ module: task_progress
 short_description: Report how far a slave is through the VMs of a run
 description:
   - Reads the progress that M(pyti.core.task_run) writes while it runs in the background
-    (C(async) with C(poll=0)): the VMs done out of the total and their statuses.
-  - Meant to be retried with C(until) until it returns C(finished); the stdout callback
-    M(pyti.core.progress) turns each retry into a live progress line.
-  - Changes nothing on the slave.
+    (C(async) with C(poll=0)), that is the VMs done out of the total and their statuses.
+  - Meant to be retried with C(until) until it returns RV(finished); the callback
+    P(pyti.core.progress#callback) turns each retry into a live progress line.
 version_added: 0.1.0
-author: PYTI developers
+author: PYTI developers (!UNKNOWN)
 options:
   run_id:
     description: The run whose progress is read.
@@ -28,11 +28,11 @@ options:
       - The async results file of the background M(pyti.core.task_run) task, as it registered
         it. When that job has ended, by success or failure, the progress is C(finished).
     type: path
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
+extends_documentation_fragment:
+  - pyti.core._attributes
+  - pyti.core._attributes.info_module
+seealso:
+  - module: pyti.core.task_run
 """
 
 EXAMPLES = r"""
