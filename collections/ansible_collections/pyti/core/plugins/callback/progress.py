@@ -1,3 +1,4 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The default screen output, plus live progress of PYTI runs instead of retry noise."""
 
@@ -8,7 +9,7 @@ name: progress
 type: stdout
 short_description: Ansible's default screen output with live progress of PYTI runs
 version_added: 0.1.0
-author: PYTI developers
+author: PYTI developers (!UNKNOWN)
 description:
   - Prints what the default callback prints, except for the retries of
     M(pyti.core.task_progress), which it turns into one progress line for the whole run

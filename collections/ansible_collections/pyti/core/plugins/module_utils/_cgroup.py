@@ -123,7 +123,7 @@ class Cgroup:
 
     def remove(self) -> None:
         for path in set(self.dirs.values()):
-            for _ in range(50):
+            for _attempt in range(50):
                 try:
                     os.rmdir(path)
                     break

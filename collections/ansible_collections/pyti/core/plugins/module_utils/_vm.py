@@ -128,7 +128,7 @@ class NamespaceVM:
             self.cgroup.remove()
         if self.mounted:
             unmount(self.scratch)
-        for _ in range(3):
+        for _attempt in range(3):
             shutil.rmtree(self.base, ignore_errors=True)
             if not os.path.lexists(self.base):
                 return
