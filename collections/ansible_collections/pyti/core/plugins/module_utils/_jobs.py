@@ -66,6 +66,7 @@ class Batch:
         tasks: list[str],
         limits: dict,
         uv: str | None,
+        heartbeat_timeout: float = 0,
     ):
         self.slave = slave
         self.run_id = run_id
@@ -79,21 +80,34 @@ class Batch:
         self.vm_root = os.path.join(slave.work_dir, "vms", run_id)
         self.etc_dir = os.path.join(slave.work_dir, "vms", run_id + ".etc")
         self.progress = _progress.Progress(progress_path(slave.work_dir, run_id))
+        self.uids: list[int] = []
+        self.watchdog = _progress.Watchdog(self.progress.path, heartbeat_timeout, self._abandon)
+
+    def _abandon(self) -> None:
+        """Kill every VM of the batch; the jobs then end as infra errors."""
+        for uid in self.uids:
+            _sandbox.signal_uid(uid, 9)
+
+    @property
+    def abandoned(self) -> bool:
+        return self.watchdog.abandoned.is_set()
 
     def run(self, jobs: list[dict], capacity: int) -> list[dict]:
         os.makedirs(self.vm_root, mode=0o711, exist_ok=True)
-        uids = [self.slave.uid_base + n for n in range(min(capacity, MAX_SLOTS))]
-        _sandbox.write_vm_etc(self.etc_dir, uids)
+        self.uids = [self.slave.uid_base + n for n in range(min(capacity, MAX_SLOTS))]
+        _sandbox.write_vm_etc(self.etc_dir, self.uids)
         slots = queue.Queue()
-        for uid in uids:
+        for uid in self.uids:
             slots.put(uid)
         self.progress.start(len(jobs))
+        self.watchdog.start()
         try:
             with ThreadPoolExecutor(max_workers=max(1, min(capacity, len(jobs) or 1))) as pool:
                 results = list(pool.map(lambda job: self._run_slot(job, slots), jobs))
             self.progress.finish()
             return results
         finally:
+            self.watchdog.stop()
             shutil.rmtree(self.vm_root, ignore_errors=True)
             shutil.rmtree(self.etc_dir, ignore_errors=True)
 
@@ -125,10 +139,14 @@ class Job:
         os.makedirs(self.raw_dir, mode=0o755, exist_ok=True)
         prepared = self.dist.get("pythons", {}).get(self.python["series"], {})
         error = self.dist.get("error") or prepared.get("error")
-        if error:
+        if self.batch.abandoned:
+            result["tasks"] = self._setup_failure(ABANDONED)
+        elif error:
             result["tasks"] = self._setup_failure(error)
         else:
             result["tasks"] = self._run_vm(prepared)
+            if self.batch.abandoned:
+                result["tasks"] = [_abandoned(t) for t in result["tasks"]]
         result["duration_s"] = round(time.monotonic() - started, 3)
         result["rejected"] = self.rejected
         return _conclude(result)
@@ -216,8 +234,9 @@ class Job:
         deadline = time.monotonic() + limits["vm_timeout"]
         records, install_ok = [], True
         for name in self.batch.tasks:
-            if not install_ok:
-                records.append(_tasks.skipped(name, "install did not pass"))
+            if not install_ok or self.batch.abandoned:
+                why = "the run was abandoned" if self.batch.abandoned else "install did not pass"
+                records.append(_tasks.skipped(name, why))
                 continue
             left = deadline - time.monotonic()
             timeout = min(limits["task_timeout"], max(left, 0.001))
@@ -269,6 +288,21 @@ class Job:
                 task["log_tail"] = execution.output.tail_text(_tasks.TAIL_BYTES)
             judged.append(task)
         return judged
+
+
+ABANDONED = {
+    "status": "error",
+    "kind": "infra",
+    "reason": "infra: the controller stopped following the run, so the slave abandoned it",
+}
+
+
+def _abandoned(task: dict) -> dict:
+    """A task cut short because the run was abandoned is an infra error, not a verdict."""
+    if task["status"] in ("passed", "skipped"):
+        return task
+    task.update(status="error", reason=ABANDONED["reason"], failure_kind="infra")
+    return task
 
 
 def _new_capture(limits: dict) -> Capture:

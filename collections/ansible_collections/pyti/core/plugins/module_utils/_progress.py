@@ -136,3 +136,50 @@ def _duration(seconds: float) -> str:
     if seconds >= 3600:
         return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
     return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def heartbeat_path(progress_file: str) -> str:
+    return os.path.join(os.path.dirname(progress_file), "heartbeat")
+
+
+def beat(progress_file: str) -> None:
+    """Say that the controller still follows the batch (task_progress calls this)."""
+    path = heartbeat_path(progress_file)
+    if os.path.isdir(os.path.dirname(path)):
+        with open(path, "a", encoding="utf-8"):
+            os.utime(path)
+
+
+class Watchdog:
+    """Sets ABANDONED when the controller has not polled for TIMEOUT seconds.
+
+    A run whose controller was interrupted or died must not keep the slave busy: the
+    batch stops its VMs and releases the slave for the next run.
+    """
+
+    def __init__(self, progress_file: str, timeout: float, on_abandon):
+        self.path = heartbeat_path(progress_file)
+        self.timeout = timeout
+        self.on_abandon = on_abandon
+        self.abandoned = threading.Event()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def start(self) -> None:
+        if self.timeout > 0:
+            beat(os.path.join(os.path.dirname(self.path), "progress.jsonl"))
+            self.thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    def _watch(self) -> None:
+        while not self.stopped.wait(1.0):
+            try:
+                age = time.time() - os.stat(self.path).st_mtime
+            except OSError:
+                age = self.timeout + 1
+            if age > self.timeout:
+                self.abandoned.set()
+                self.on_abandon()
+                return

@@ -31,6 +31,9 @@ options:
 extends_documentation_fragment:
   - pyti.core._attributes
   - pyti.core._attributes.info_module
+notes:
+  - The heartbeat is the mtime of a file next to the progress file; it is not touched in
+    check mode.
 seealso:
   - module: pyti.core.task_run
 """
@@ -85,6 +88,8 @@ def main():
         supports_check_mode=True,
     )
     path = _jobs.progress_path(module.params["work_dir"], module.params["run_id"])
+    if not module.check_mode:
+        _progress.beat(path)
     progress = _progress.read(path)
     finished = progress["ended"] or job_ended(module.params["results_file"])
     module.exit_json(changed=False, finished=finished, pyti_progress=progress)

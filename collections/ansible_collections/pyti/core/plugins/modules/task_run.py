@@ -68,6 +68,15 @@ options:
     description: First uid of the range that VMs run as; one uid per parallel slot.
     type: int
     default: 990000
+  heartbeat_timeout:
+    description:
+      - When the task runs in the background, stop every VM and end the batch once
+        M(pyti.core.task_progress) has not been called for this many seconds, so that an
+        interrupted or dead controller does not keep the slave busy. The jobs that did not
+        finish become C(error) results of kind C(infra).
+      - V(0) turns the check off.
+    type: int
+    default: 0
 requirements:
   - bubblewrap (C(bwrap)) and setpriv (util-linux) on the slave
   - cgroups with the memory and pids controllers on the slave
@@ -188,7 +197,7 @@ def main():
             "setup_dir": {"type": "path", "required": True},
             "work_dir": {"type": "path", "default": "/var/lib/pyti"},
             "jobs": {"type": "list", "elements": "dict", "required": True},
-            "keys": {"type": "dict", "required": True},
+            "keys": {"type": "dict", "required": True, "no_log": False},
             "tasks": {
                 "type": "list",
                 "elements": "str",
@@ -199,6 +208,7 @@ def main():
             "capacity": {"type": "int", "default": 2},
             "uv": {"type": "path"},
             "uid_base": {"type": "int", "default": 990000},
+            "heartbeat_timeout": {"type": "int", "default": 0},
         },
     )
     p = module.params
@@ -207,7 +217,13 @@ def main():
         slave.lock()
         leftovers = slave.clear_leftovers()
         batch = _jobs.Batch(
-            slave, p["run_id"], p["setup_dir"], p["tasks"], _limits.check(p["limits"]), p["uv"]
+            slave,
+            p["run_id"],
+            p["setup_dir"],
+            p["tasks"],
+            _limits.check(p["limits"]),
+            p["uv"],
+            heartbeat_timeout=p["heartbeat_timeout"],
         )
         results = batch.run(jobs_with_keys(p["jobs"], p["keys"]), p["capacity"])
     except PytiError as exc:
