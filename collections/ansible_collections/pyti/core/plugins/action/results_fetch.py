@@ -31,11 +31,17 @@ def unpack(archive: str, dest: str) -> int:
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = True
+    _supports_check_mode = False
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         _valid, args = self.validate_argument_spec(argument_spec=ARGSPEC)
-        common = {"run_id": args["run_id"], "work_dir": args["work_dir"]}
+        common = {
+            "run_id": args["run_id"],
+            "work_dir": args["work_dir"],
+            "dest": args["dest"],
+            "keep": args["keep"],
+        }
         packed = self._execute_module(
             "pyti.core.results_fetch", module_args=common, task_vars=task_vars
         )
@@ -52,7 +58,7 @@ class ActionModule(ActionBase):
             self._execute_module(
                 "pyti.core.results_fetch",
                 task_vars=task_vars,
-                module_args={**common, "_phase": "remove", "_keep": args["keep"]},
+                module_args={**common, "_phase": "remove"},
             )
         return {**result, "changed": True, "files": files, "dest": args["dest"]}
 

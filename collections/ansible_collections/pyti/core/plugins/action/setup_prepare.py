@@ -25,6 +25,7 @@ ARGSPEC = {
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
+    _supports_check_mode = False
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)

@@ -25,7 +25,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         _valid, args = self.validate_argument_spec(argument_spec=ARGSPEC)
-        module_args = {"dest": args["dest"], "manifest": args["manifest"]}
+        module_args = {"src": args["src"], "dest": args["dest"], "manifest": args["manifest"]}
         check = self._execute_module(
             "pyti.core.setup_sync", module_args=module_args, task_vars=task_vars
         )

@@ -144,7 +144,7 @@ def _tasks(value: object) -> list[dict]:
 
 def split_spec(spec: str | None) -> tuple[str, str | None]:
     """Name and pinned version of a requirement spec such as six==1.16.0."""
-    name, _, version = (spec or "").partition("==")
+    name, _sep, version = (spec or "").partition("==")
     return name.strip(), version.strip() or None
 
 
@@ -271,7 +271,7 @@ class RunCollector:
 
     def missing_results(self) -> list[dict]:
         """Error results for the jobs no slave returned a result for."""
-        done = {job for _, job in self.results}
+        done = {job for _slave, job in self.results}
         missing = [job for job in self.run["jobs"] if job["id"] not in done]
         return [infra_result(job, self.run["driver"], self._why(job)) for job in missing]
 

@@ -92,8 +92,9 @@ def main():
         argument_spec={
             "run_id": {"type": "str", "required": True},
             "work_dir": {"type": "path", "default": "/var/lib/pyti"},
-            "_phase": {"type": "str", "choices": ["pack", "remove"], "default": "pack"},
-            "_keep": {"type": "bool", "default": False},  # internal: set by the action plugin
+            "dest": {"type": "path", "required": True},
+            "keep": {"type": "bool", "default": False},
+            "_phase": {"type": "str"},  # internal: "remove" from the action plugin, else packing
         },
     )
     run_id = module.params["run_id"]
@@ -103,7 +104,7 @@ def main():
     if module.params["_phase"] == "remove":
         if os.path.exists(run_dir + ".tar.gz"):
             os.remove(run_dir + ".tar.gz")
-        if not module.params["_keep"]:
+        if not module.params["keep"]:
             shutil.rmtree(run_dir, ignore_errors=True)
         module.exit_json(changed=True)
     if not os.path.isdir(os.path.join(run_dir, "raw")):

@@ -75,10 +75,11 @@ from ansible_collections.pyti.core.plugins.module_utils._errors import PytiError
 def main():
     module = AnsibleModule(
         argument_spec={
+            "src": {"type": "path", "required": True},
             "dest": {"type": "path", "required": True},
             "manifest": {"type": "dict", "required": True},
             "_archive": {"type": "path"},  # internal: set by the action plugin
-            "_apply": {"type": "bool", "default": False},  # internal: set by the action plugin
+            "_apply": {"type": "bool"},  # internal: set by the action plugin
         },
         supports_check_mode=True,
     )

@@ -55,7 +55,7 @@ def test_zero_head_keeps_only_the_tail():
 
 def test_size_counts_every_byte_fed():
     capture = Capture(10, 10)
-    for _ in range(1000):
+    for _round in range(1000):
         capture.feed(b"x" * 1000)
     assert capture.size == 1_000_000
     assert len(capture.head) + len(capture.tail) == 20

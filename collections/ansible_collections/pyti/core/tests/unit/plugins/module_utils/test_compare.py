@@ -230,7 +230,7 @@ def test_html_is_self_contained_and_escaped():
 
     parser = Tags()
     parser.feed(page)
-    tags = {tag for tag, _ in parser.found}
+    tags = {tag for tag, _attrs in parser.found}
     assert tags == {
         "html",
         "head",

@@ -88,8 +88,11 @@ def test_result_fields_are_coerced(result_payload, field, value, expected):
         ("log", "sub/install.log", None),
         ("output_bytes", -5, 0),
         ("output_bytes", 2.9, 2),
-        ("tests", {"passed": "3", "failed": None}, {"passed": 3, "failed": 0, "errors": 0,
-                                                   "skipped": 0}),
+        (
+            "tests",
+            {"passed": "3", "failed": None},
+            {"passed": 3, "failed": 0, "errors": 0, "skipped": 0},
+        ),
         ("tests", [1, 2], None),
         ("failures", [{"name": "t", "message": None}, "junk"], [{"name": "t", "message": ""}]),
         ("failures", {"name": "t"}, []),
@@ -336,7 +339,7 @@ def _random_value(rng, depth=0):
     if depth > 4 or roll < 0.5:
         return rng.choice(_ATOMS)
     if roll < 0.75:
-        return [_random_value(rng, depth + 1) for _ in range(rng.randrange(4))]
+        return [_random_value(rng, depth + 1) for _item in range(rng.randrange(4))]
     keys = rng.sample(_KEYS, rng.randrange(len(_KEYS)))
     return {key: _random_value(rng, depth + 1) for key in keys}
 
@@ -344,8 +347,8 @@ def _random_value(rng, depth=0):
 @pytest.mark.parametrize("seed", range(40))
 def test_random_payloads_give_a_valid_report(report_schema, run_payload, seed):
     rng = random.Random(seed)
-    raw_results = [_random_value(rng, 1) for _ in range(6)]
-    raw_results += [{key: _random_value(rng, 2) for key in _KEYS} for _ in range(3)]
+    raw_results = [_random_value(rng, 1) for _item in range(6)]
+    raw_results += [{key: _random_value(rng, 2) for key in _KEYS} for _item in range(3)]
     collector = collect(run_payload, localhost=raw_results)
     collector.host_failed("slave2", _random_value(rng), _random_value(rng))
     assert_valid(collector.build(FINISHED, "c"), report_schema)
@@ -359,8 +362,8 @@ def test_random_payloads_give_a_valid_report(report_schema, run_payload, seed):
 def test_summary_lines(run_payload, localhost_results, slave2_results):
     report = full_report(run_payload, localhost_results, slave2_results)
     lines = summary_lines(report, ["reports/x/report.html"])
-    texts = [text for text, _ in lines]
-    statuses = [status for _, status in lines]
+    texts = [text for text, _status in lines]
+    statuses = [status for _text, status in lines]
 
     assert texts[0] == "PYTI run 20261204T161000Z-ab12cd: 4 results on 2 slaves"
     assert texts[1].split() == "distribution python slave status tests p/f/e/s reason".split()

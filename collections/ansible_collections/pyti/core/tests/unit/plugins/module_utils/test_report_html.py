@@ -127,7 +127,7 @@ def test_hostile_strings_are_escaped(run_payload, result_payload):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     page = Page(text)
     assert page.stack == []
-    assert {tag for tag, _ in page.elements} <= {
+    assert {tag for tag, _attrs in page.elements} <= {
         "html", "head", "meta", "title", "style", "body", "h1", "dl", "dt", "dd", "table",
         "thead", "tbody", "tr", "th", "td", "p", "input", "details", "summary", "ul", "li",
         "code", "pre", "span", "a", "script",
