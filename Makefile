@@ -80,6 +80,27 @@ integration: setup
 
 molecule: setup
 	molecule test -s default
+	molecule test -s fleet
+
+# The fleet scenario starts an sshd of its own per test slave. Debian's ssh service is
+# not needed: on a systemd host it is masked while the package installs, then left off.
+molecule: ssh-server
+.PHONY: ssh-server
+ssh-server:
+	@if [ ! -x /usr/sbin/sshd ]; then \
+	  echo "Installing openssh-server, with its ssh service off"; \
+	  systemd=; [ -d /run/systemd/system ] && systemd=yes; \
+	  [ -z "$$systemd" ] || systemctl mask ssh.service; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends openssh-server; \
+	  [ -z "$$systemd" ] || { systemctl unmask ssh.service && systemctl disable ssh.service; }; \
+	fi
 
 clean:
 	rm -rf $(VENV) .cache reports .pytest_cache .ruff_cache
+
+# The benchmark, on this machine: writes bench/results/<date>.json and .md and prints the
+# table. Not part of `make test`: it takes about ten minutes and needs PyPI for a cold setup.
+.PHONY: bench
+bench: setup
+	python bench/run.py $(BENCH_ARGS)

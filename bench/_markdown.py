@@ -1,0 +1,162 @@
+"""The benchmark's results as a Markdown table, with where the time goes for missed targets."""
+
+from __future__ import annotations
+
+TARGETS = {
+    "vm_start": 50.0,  # ms, median of create -> runner started
+    "isolation": 1.10,  # PYTI wall / bare host wall
+    "tox": 1.0,  # PYTI wall / tox wall, must be below
+    "orchestration": 100.0,  # ms per distribution at the largest size
+}
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "missed"
+
+
+def table(r: dict) -> str:
+    rows = _sandbox_rows(r) + _ratio_rows(r) + _orchestration_rows(r) + _setup_rows(r)
+    lines = [
+        f"# PYTI benchmark {r['date']}",
+        "",
+        f"{r['machine']['cpus']} CPUs, kernel {r['machine']['kernel']}, Python "
+        f"{r['machine']['python']}, cgroups {r['machine']['cgroups']}, parallelism "
+        f"{r['parallel']}.",
+        "",
+        "| measure | result | target | verdict |",
+        "|---|---|---|---|",
+        *(f"| {' | '.join(row)} |" for row in rows),
+        "",
+        "## Where the time goes",
+        "",
+        *_where(r),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _sandbox_rows(r: dict) -> list[list[str]]:
+    s = r["sandbox"]
+    start, gone = s["to_runner_started_ms"], s["to_gone_ms"]
+    return [
+        [
+            f"namespace VM: create → runner started ({s['count']} VMs)",
+            f"median {start['median']:.1f} ms, p95 {start['p95']:.1f} ms",
+            f"median < {TARGETS['vm_start']:.0f} ms",
+            _verdict(start["median"] < TARGETS["vm_start"]),
+        ],
+        [
+            "namespace VM: create → VM gone",
+            f"median {gone['median']:.1f} ms, p95 {gone['p95']:.1f} ms",
+            "-",
+            "-",
+        ],
+        ["qemu VM: start", "not measured: PYTI has no qemu driver yet", "-", "n/a"],
+    ]
+
+
+def _ratio_rows(r: dict) -> list[list[str]]:
+    warm, base, tox = r["warm"]["wall_s"], r["baseline"]["wall_s"], r["tox"]["wall_s"]
+    n = len(r["baseline"]["jobs"])
+    return [
+        [
+            f"isolation: PYTI play / bare host ({n} dists, warm)",
+            f"{warm:.1f} s / {base:.1f} s = {warm / base:.2f}",
+            f"≤ {TARGETS['isolation']:.2f}",
+            _verdict(warm / base <= TARGETS["isolation"]),
+        ],
+        [
+            f"PYTI play / tox ({n} envs)",
+            f"{warm:.1f} s / {tox:.1f} s = {warm / tox:.2f}",
+            f"< {TARGETS['tox']:.1f}",
+            _verdict(warm / tox < TARGETS["tox"]),
+        ],
+    ]
+
+
+def _orchestration_rows(r: dict) -> list[list[str]]:
+    runs, fit = r["orchestration"]["runs"], r["orchestration"]["fit"]
+    largest = max(runs, key=int)
+    rows = []
+    for n, run in sorted(runs.items(), key=lambda item: int(item[0])):
+        target = f"< {TARGETS['orchestration']:.0f} ms" if n == largest else "-"
+        ok = run["per_dist_ms"] < TARGETS["orchestration"]
+        rows.append(
+            [
+                f"orchestration per dist, n = {n}",
+                f"{run['per_dist_ms']:.0f} ms (play {run['wall_s']:.1f} s, "
+                f"in VMs {run['in_vm_s']:.1f} s)",
+                target,
+                _verdict(ok) if n == largest else "-",
+            ]
+        )
+    growth = "linear" if fit["linear"] else "not linear"
+    rows.append(
+        [
+            "orchestration growth",
+            f"{growth}: {fit['fixed_s']:.1f} s + {fit['slope_ms']:.0f} ms × n (R² {fit['r2']})",
+            "-",
+            "-",
+        ]
+    )
+    return rows
+
+
+def _setup_rows(r: dict) -> list[list[str]]:
+    rows = []
+    for name in ("cold", "warm"):
+        run = r[name]
+        rows.append(
+            [
+                f"setup, {name} run (prepare + sync)",
+                f"{run['setup_s']:.1f} s ({run['prepare_s']:.1f} + {run['sync_s']:.1f}); "
+                f"{run['downloads']} downloads, {run['synced_files']} files synced",
+                "warm: 0 downloads, 0 files" if name == "warm" else "-",
+                _verdict(run["downloads"] == 0 and run["synced_files"] == 0)
+                if name == "warm"
+                else "-",
+            ]
+        )
+    return rows
+
+
+def _where(r: dict) -> list[str]:
+    return [
+        *_where_sandbox(r["sandbox"]),
+        *_where_isolation(r),
+        *_where_orchestration(r["orchestration"]),
+    ]
+
+
+def _where_sandbox(s: dict) -> list[str]:
+    return [
+        f"- VM start (medians): create {s['create_ms']['median']:.1f} ms (scratch tmpfs, "
+        f"cgroup, job file); created → runner started "
+        f"{s['created_to_runner_started_ms']['median']:.1f} ms, of which bubblewrap + "
+        f"setpriv running `/bin/true` take {s['bin_true_run_ms']['median']:.1f} ms and the "
+        f"interpreter's own start (on the host, no VM) {s['host_python_start_ms']['median']:.1f}"
+        f" ms; destroy {s['destroy_ms']['median']:.1f} ms.",
+    ]
+
+
+def _where_isolation(r: dict) -> list[str]:
+    warm, base = r["warm"], r["baseline"]
+    pyti_tasks = ", ".join(f"{k} {v:.1f} s" for k, v in warm["task_s"].items())
+    host_tasks = ", ".join(f"{k} {v:.1f} s" for k, v in base["task_s"].items())
+    phases = ", ".join(f"{k}: {v:.1f} s" for k, v in warm["tasks"].items() if v)
+    return [
+        f"- Task time summed over the corpus: in PYTI's VMs {pyti_tasks}; on the bare host "
+        f"{host_tasks}.",
+        f"- The warm PYTI play, {warm['wall_s']:.1f} s wall, by Ansible task: {phases}; the "
+        f"rest is Ansible's start, the plays' set-up and the report.",
+    ]
+
+
+def _where_orchestration(o: dict) -> list[str]:
+    runs = o["runs"]
+    n = max(runs, key=int)
+    run = runs[n]
+    per = ", ".join(f"{k}: {1000 * v / int(n):.0f} ms" for k, v in run["tasks"].items() if v)
+    return [
+        f"- Orchestration at n = {n}, per distribution by Ansible task: {per} (the VM task "
+        "and the wait hold the VMs themselves, in-VM time included).",
+    ]

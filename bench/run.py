@@ -1,0 +1,91 @@
+"""Measure PYTI on this machine in one run; write bench/results/<date>.json and .md.
+
+Usage: .venv/bin/python bench/run.py [--vms 30] [--sizes 10 50 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _host
+import _orchestration
+import _playbook
+import _tox
+import _vmstart
+import yaml
+from _common import PARALLEL, ROOT, log, module_utils
+from _markdown import table
+
+STATE = ROOT / ".cache" / "bench"
+RESULTS = ROOT / "bench" / "results"
+
+
+def main() -> None:
+    args = _parse()
+    python = module_utils("_pythons").resolve("python3")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+    scratch = STATE / "runs" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    results = {"date": stamp, "machine": _machine(python), "parallel": PARALLEL}
+    try:
+        results["sandbox"] = _vmstart.measure(python, args.vms)
+        results.update(_default_corpus(python, scratch))
+        results["orchestration"] = _orchestration.measure(python, args.sizes, STATE, scratch)
+    finally:
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+    _write(results, stamp)
+
+
+def _parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vms", type=int, default=30, help="VMs to start (at least 20)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 200])
+    parser.add_argument("--keep", action="store_true", help="keep the logs and work dirs")
+    args = parser.parse_args()
+    if args.vms < 20:
+        parser.error("--vms must be at least 20")
+    return args
+
+
+def _machine(python: dict) -> dict:
+    return {
+        "cpus": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": python["version"],
+        "cgroups": module_utils("_cgroup").layout(),
+    }
+
+
+def _default_corpus(python: dict, scratch: Path) -> dict:
+    """A cold and a warm play of the default corpus, then the host baseline and tox."""
+    cache, work = scratch / "cache", scratch / "work"
+    cold = _playbook.run("cold", scratch / "cold", cache, work, {})
+    warm = _playbook.run("warm", scratch / "warm", cache, work, {})
+    warm["task_s"] = _playbook.task_seconds(scratch / "warm" / "reports")
+    corpus = yaml.safe_load((ROOT / "playbooks/vars/default_corpus.yml").read_text())
+    jobs = _host.jobs_from_cache(cache, corpus["pyti_default_corpus"], python, scratch / "host")
+    baseline = _host.baseline(jobs, scratch / "baseline")
+    tox = _tox.run_tox(jobs, scratch / "tox")
+    return {"cold": cold, "warm": warm, "baseline": baseline, "tox": tox}
+
+
+def _write(results: dict, stamp: str) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    text = table(results)
+    (RESULTS / f"{stamp}.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    (RESULTS / f"{stamp}.md").write_text(text)
+    log(f"wrote bench/results/{stamp}.json and .md")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
