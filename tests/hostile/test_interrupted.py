@@ -78,8 +78,10 @@ def test_killed_controller_leaves_a_clean_slave(tmp_path, cache_dir):
         assert wait_for(lambda: run_groups(work), 30)
         time.sleep(2)
     finally:
+        # Ansible runs its workers in sessions of their own: kill them all.
         os.killpg(controller.pid, signal.SIGKILL)
         controller.wait()
+        subprocess.run(["pkill", "-KILL", "-f", str(tmp_path / "run.yml")], check=False)
 
     # The slave notices that nobody follows the run and stops it: VMs, mounts, groups.
     assert wait_for(lambda: not any((work / "vms").iterdir()), 60)

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime
 
 from ansible.plugins.action import ActionBase
-from ansible_collections.pyti.core.plugins.module_utils import _config, _limits
+from ansible_collections.pyti.core.plugins.module_utils import _config, _limits, _store
 from ansible_collections.pyti.core.plugins.module_utils._errors import ConfigError
 
 PYTI_VERSION = "0.1.0"
@@ -20,7 +21,11 @@ ARGSPEC = {
     "limits": {"type": "raw"},
     "report_dir": {"type": "path", "default": _config.DEFAULTS["report_dir"]},
     "slaves": {"type": "list", "elements": "str", "required": True},
+    "resume": {"type": "bool", "default": False},
+    "rerun": {"type": "raw"},
+    "rerun_of": {"type": "str", "default": "latest"},
 }
+RERUN_CHOICES = ("failed",)
 
 
 class ActionModule(ActionBase):
@@ -54,7 +59,7 @@ class ActionModule(ActionBase):
             raise ConfigError(
                 self._lacking_msg(lacking, slaves), field="pyti_pythons", value=lacking
             )
-        return {
+        run = {
             "id": _config.new_run_id(),
             "pyti_version": PYTI_VERSION,
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -66,7 +71,43 @@ class ActionModule(ActionBase):
             "slaves": sorted(slaves),
             "jobs": jobs,
             "report_dir": os.path.abspath(args["report_dir"]),
+            "reused": [],
         }
+        if args["resume"] or args["rerun"] is not None:
+            previous = self._rerun_report(args, run["report_dir"])
+            run["jobs"], run["reused"] = _store.plan_reuse(
+                run, _store.Store(run["report_dir"]), previous
+            )
+        return run
+
+    @staticmethod
+    def _rerun_report(args: dict, report_dir: str) -> dict | None:
+        """The report whose failures a rerun runs again; None for a plain resume."""
+        if args["rerun"] is None:
+            return None
+        if args["rerun"] not in RERUN_CHOICES:
+            raise ConfigError(
+                f"pyti_rerun: unknown value {args['rerun']!r} (known: failed)",
+                field="pyti_rerun",
+                value=args["rerun"],
+            )
+        path = os.path.join(report_dir, args["rerun_of"], "report.json")
+        try:
+            with open(path, encoding="utf-8") as handle:
+                report = json.load(handle)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"pyti_rerun_of: no readable report at {path} ({exc})",
+                field="pyti_rerun_of",
+                value=args["rerun_of"],
+            ) from None
+        if not isinstance(report, dict):
+            raise ConfigError(
+                f"pyti_rerun_of: {path} is not a report",
+                field="pyti_rerun_of",
+                value=args["rerun_of"],
+            )
+        return report
 
     def _slaves(self, names: list[str], task_vars: dict) -> dict:
         hostvars = task_vars.get("hostvars", {})

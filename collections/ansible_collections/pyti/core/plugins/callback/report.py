@@ -64,6 +64,7 @@ from ansible_collections.pyti.core.plugins.module_utils._report import (
 )
 from ansible_collections.pyti.core.plugins.module_utils._report_html import to_html
 from ansible_collections.pyti.core.plugins.module_utils._report_junit import to_junit
+from ansible_collections.pyti.core.plugins.module_utils._store import Store, job_key
 
 _COLORS = {
     "passed": C.COLOR_OK,
@@ -102,6 +103,7 @@ class CallbackModule(CallbackBase):
         self._report_dir = "reports"
         self._summary = True
         self._collector = RunCollector()
+        self._raw_run: Mapping = {}
         self.write_failed = False
         super().__init__(display=display, options=options)
 
@@ -114,11 +116,50 @@ class CallbackModule(CallbackBase):
         host = result.host.get_name()
         for payload in _payloads(result.result):
             if "pyti_run" in payload:
-                self._collector.add_run(payload["pyti_run"])
+                self._take_run(payload["pyti_run"])
             if "pyti_results" in payload:
-                self._collector.add_results(host, payload["pyti_results"])
+                self._take_results(host, payload["pyti_results"])
+            progress = payload.get("pyti_progress")
+            if isinstance(progress, Mapping):
+                self._take_results(host, progress.get("results"))
+
+    def _take_run(self, run: object) -> None:
+        self._collector.add_run(run)
+        self._raw_run = run if isinstance(run, Mapping) else {}
+        for reused in self._raw_run.get("reused") or []:
+            if isinstance(reused, Mapping):
+                self._collector.add_results(reused.get("slave"), [reused])
+
+    def _take_results(self, host: str, results: object) -> None:
+        """Add results to the report and keep each in the result store as it arrives."""
+        if not isinstance(results, list):
+            return
+        self._collector.add_results(host, results)
+        if self._store is None:
+            return
+        for result in results:
+            job = self._jobs.get(result.get("job")) if isinstance(result, Mapping) else None
+            if job is None:
+                continue
+            try:
+                self._store.put(job_key(job, self._raw_run), dict(result), self._raw_run["id"])
+            except (OSError, TypeError, ValueError, KeyError) as exc:
+                self._display.warning(f"Keeping a result in the PYTI result store failed: {exc}")
+
+    @property
+    def _jobs(self) -> dict:
+        jobs = self._raw_run.get("jobs") if isinstance(self._raw_run, Mapping) else None
+        return {j.get("id"): j for j in jobs or [] if isinstance(j, Mapping)}
+
+    @property
+    def _store(self):
+        report_dir = self._raw_run.get("report_dir") if self._raw_run else None
+        return Store(report_dir) if isinstance(report_dir, str) and report_dir else None
 
     def v2_runner_on_ok(self, result):
+        self._absorb(result)
+
+    def v2_runner_retry(self, result):
         self._absorb(result)
 
     def v2_runner_on_failed(self, result, ignore_errors=False):

@@ -67,8 +67,10 @@ class Batch:
         limits: dict,
         uv: str | None,
         heartbeat_timeout: float = 0,
+        slave_name: str = "localhost",
     ):
         self.slave = slave
+        self.slave_name = slave_name
         self.run_id = run_id
         self.setup_dir = setup_dir
         self.tasks = tasks
@@ -156,7 +158,7 @@ class Job:
             "job": self.job["id"],
             "distribution": self.dist.get("name"),
             "version": self.dist.get("version"),
-            "spec": self.dist.get("spec"),
+            "spec": self.job.get("spec") or self.dist.get("spec"),
             "source": self.dist.get("source"),
             "python": self.python["name"],
             "python_version": self.python["version"],
@@ -164,7 +166,7 @@ class Job:
             "driver": "namespace",
             "vm": f"{self.batch.run_id}-{self.job['id']}",
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
-            "raw_dir": self.job["id"],
+            "raw_dir": f"{self.batch.slave_name}/{self.job['id']}",
         }
 
     def _setup_failure(self, error: dict) -> list[dict]:

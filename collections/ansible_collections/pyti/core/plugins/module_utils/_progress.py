@@ -30,6 +30,7 @@ class Progress:
         self._append({"event": "start", "total": total})
 
     def add(self, result: dict) -> None:
+        self._save(result)
         self._append(
             {
                 "event": "result",
@@ -40,8 +41,36 @@ class Progress:
             }
         )
 
+    def _save(self, result: dict) -> None:
+        """Keep the whole result beside the progress, for the controller to collect early."""
+        folder = os.path.join(os.path.dirname(self.path), "results")
+        os.makedirs(folder, mode=0o755, exist_ok=True)
+        target = os.path.join(folder, f"{result.get('job')}.json")
+        with open(target + ".part", "w", encoding="utf-8") as handle:
+            json.dump(result, handle)
+        os.replace(target + ".part", target)
+
     def finish(self) -> None:
         self._append({"event": "finish"})
+
+
+def recent_results(path: str, window: float = 120.0, most: int = 64) -> list[dict]:
+    """Results that finished in the last WINDOW seconds, for the controller's result store."""
+    folder = os.path.join(os.path.dirname(path), "results")
+    try:
+        names = [n for n in os.listdir(folder) if n.endswith(".json")]
+    except OSError:
+        return []
+    now, found = time.time(), []
+    for name in sorted(names):
+        full = os.path.join(folder, name)
+        try:
+            if now - os.stat(full).st_mtime <= window:
+                with open(full, encoding="utf-8") as handle:
+                    found.append(json.load(handle))
+        except (OSError, ValueError):
+            continue
+    return found[-most:]
 
 
 def read(path: str) -> dict:

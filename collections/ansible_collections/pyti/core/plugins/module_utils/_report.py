@@ -164,6 +164,7 @@ def normalise_result(raw: object, slave: object) -> dict:
     result["raw_dir"] = safe_relpath(raw.get("raw_dir"))
     result["tasks"] = _tasks(raw.get("tasks"))
     result["rejected"] = _rejected(raw.get("rejected"))
+    result["reused_from"] = safe_run_id(raw.get("reused_from")) if raw.get("reused_from") else None
 
     # A result without a distribution name still needs one to be listed and sorted.
     if not result["distribution"]:

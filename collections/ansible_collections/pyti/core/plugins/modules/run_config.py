@@ -51,6 +51,23 @@ options:
     description: Where the report of the run is written, under a folder named after the run.
     type: path
     default: reports
+  resume:
+    description:
+      - Reuse every result of the result store (under O(report_dir)) that tested the same
+        distribution spec, python version, task set and driver, and run only the jobs that
+        have none. Infrastructure faults are never reused.
+      - This is how a run that was interrupted goes on where it stopped.
+    type: bool
+    default: false
+  rerun:
+    description:
+      - V(failed) runs again only the results of the run O(rerun_of) that did not pass
+        (failures, errors, timeouts, infrastructure faults) and reuses those that did.
+    type: raw
+  rerun_of:
+    description: The run id (a folder under O(report_dir)) that O(rerun) starts from.
+    type: str
+    default: latest
   slaves:
     description: Inventory names of the slaves of the run.
     type: list
@@ -152,6 +169,12 @@ pyti_run:
     report_dir:
       description: The absolute report directory.
       type: str
+    reused:
+      description:
+        - Results taken from the result store or from O(rerun_of) instead of being run
+          again, each with C(reused_from) naming the run that produced it.
+      type: list
+      elements: dict
 msg:
   description: One line that says how many VMs on how many slaves the run has.
   returned: success

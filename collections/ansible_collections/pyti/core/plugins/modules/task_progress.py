@@ -55,7 +55,10 @@ finished:
   returned: always
   type: bool
 pyti_progress:
-  description: VMs C(total) and C(done), C(by_status) counts, and the C(latest) results.
+  description:
+    - VMs C(total) and C(done), C(by_status) counts, the C(latest) results in a line each,
+      and C(results), the whole results that finished in the last two minutes, which the
+      report callback keeps in its result store as they come.
   returned: always
   type: dict
 """
@@ -91,6 +94,7 @@ def main():
     if not module.check_mode:
         _progress.beat(path)
     progress = _progress.read(path)
+    progress["results"] = _progress.recent_results(path)
     finished = progress["ended"] or job_ended(module.params["results_file"])
     module.exit_json(changed=False, finished=finished, pyti_progress=progress)
 

@@ -185,7 +185,13 @@ from ansible_collections.pyti.core.plugins.module_utils._errors import PytiError
 
 def jobs_with_keys(jobs: list[dict], keys: dict) -> list[dict]:
     return [
-        {"id": j["id"], "key": keys[j["distribution"]], "python": j["python_info"]} for j in jobs
+        {
+            "id": j["id"],
+            "key": keys[j["distribution"]],
+            "spec": j["distribution"],
+            "python": j["python_info"],
+        }
+        for j in jobs
     ]
 
 
@@ -224,12 +230,11 @@ def main():
             _limits.check(p["limits"]),
             p["uv"],
             heartbeat_timeout=p["heartbeat_timeout"],
+            slave_name=p["slave_name"],
         )
         results = batch.run(jobs_with_keys(p["jobs"], p["keys"]), p["capacity"])
     except PytiError as exc:
         module.fail_json(msg=exc.msg, **exc.context)
-    for result in results:
-        result["raw_dir"] = f"{p['slave_name']}/{result['raw_dir']}"
     module.exit_json(
         changed=bool(results), pyti_results=results, raw_dir=batch.raw_root, leftovers=leftovers
     )

@@ -1,0 +1,106 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Private to the pyti.core collection: other collections must not import it.
+"""The result store: every finished result, kept under the report dir by what it tested.
+
+A result is keyed by (distribution spec, python version, task set, driver), so that a
+run started again finds what an interrupted run finished. Entries are written to a
+temporary file and renamed into place: a torn file is never read as a result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+
+REUSABLE = ("passed", "skipped")
+NOT_VERDICTS = ("setup", "sandbox", "results", "infra")
+
+
+def result_key(spec: str, python_version: str, tasks: list[str], driver: str) -> str:
+    text = json.dumps([spec, python_version, list(tasks), driver])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class Store:
+    def __init__(self, report_dir: str):
+        self.path = os.path.join(report_dir, "store")
+
+    def put(self, key: str, result: dict, run_id: str) -> None:
+        os.makedirs(self.path, mode=0o755, exist_ok=True)
+        entry = json.dumps({"key": key, "run": run_id, "result": result})
+        fd, tmp = tempfile.mkstemp(prefix=".entry-", dir=self.path)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(entry)
+            os.replace(tmp, os.path.join(self.path, f"{key}.json"))
+        except OSError:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+
+    def get(self, key: str) -> dict | None:
+        """The stored entry ({key, run, result}), or None when there is none that reads."""
+        try:
+            with open(os.path.join(self.path, f"{key}.json"), encoding="utf-8") as handle:
+                entry = json.load(handle)
+        except (OSError, ValueError):
+            return None
+        ok = isinstance(entry, dict) and isinstance(entry.get("result"), dict)
+        return entry if ok else None
+
+
+def job_key(job: dict, run: dict) -> str:
+    """The store key of a planned job of RUN."""
+    version = (job.get("python_info") or {}).get("version", job.get("python"))
+    return result_key(job["distribution"], version, run["tasks"], run["driver"])
+
+
+def reused(entry_result: dict, from_run: str) -> dict:
+    """A stored result, marked as taken from an earlier run rather than run again."""
+    result = dict(entry_result)
+    if result.get("reused_from"):
+        return result  # already a reused result: keep the run that really produced it
+    result.update(job=f"{result.get('job')}@{from_run}", reused_from=from_run, raw_dir=None)
+    return result
+
+
+def plan_reuse(run: dict, store: Store, rerun_report: dict | None) -> tuple[list, list]:
+    """Split RUN's jobs into those to run and the results to reuse.
+
+    Without RERUN_REPORT, any stored result of the same key is reused (resume); with it,
+    only the results of that report that passed are, and the rest run again.
+    """
+    previous = _by_key(rerun_report) if rerun_report else None
+    to_run, reuse = [], []
+    for job in run["jobs"]:
+        key = job_key(job, run)
+        if previous is None:
+            entry = store.get(key)
+            verdict = entry and entry["result"].get("failure_kind") not in NOT_VERDICTS
+            found = (entry["result"], entry["run"]) if verdict else None
+        else:
+            found = previous.get(key)
+            found = found if found and found[0].get("status") in REUSABLE else None
+        if found:
+            reuse.append(reused(found[0], found[1]))
+        else:
+            to_run.append(job)
+    return to_run, reuse
+
+
+def _by_key(report: dict) -> dict:
+    run = report.get("run") or {}
+    found = {}
+    for result in report.get("results") or []:
+        if not isinstance(result, dict) or not result.get("spec"):
+            continue
+        key = result_key(
+            result["spec"],
+            result.get("python_version") or "",
+            run.get("tasks") or [],
+            run.get("driver") or "",
+        )
+        found[key] = (result, run.get("id") or "?")
+    return found
