@@ -101,3 +101,57 @@ def test_killed_controller_leaves_a_clean_slave(tmp_path, cache_dir):
     )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert [r["status"] for r in load_report(tmp_path / "r2")["results"]] == ["passed"]
+
+
+def test_ctrl_c_writes_a_partial_report(tmp_path, cache_dir):
+    slow = make_sdist(
+        tmp_path / "sdists", "hx-slow", {"hx_slow/__init__.py": "", "tests/test_slow.py": SLOW_TEST}
+    )
+    good = standard_corpus(tmp_path / "good")["passing"]
+    work, reports = tmp_path / "slave", tmp_path / "reports"
+    run_vars = {
+        "pyti_distributions": [str(good), str(slow)],
+        "pyti_report_dir": str(reports),
+        "pyti_cache_dir": str(cache_dir),
+        "pyti_work_dir": str(work),
+        "pyti_capacity": 2,
+        "pyti_heartbeat_timeout": 8,
+    }
+    (tmp_path / "run.yml").write_text(yaml.safe_dump(run_vars))
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    controller = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "playbooks/run_tests.yml",
+            "-e",
+            f"@{tmp_path / 'run.yml'}",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_for(lambda: len(list((reports / "store").glob("*.json"))) == 1, 300)
+        time.sleep(3)  # one more poll, so that the passing result reached the controller
+        os.killpg(controller.pid, signal.SIGINT)
+        controller.wait(timeout=60)
+    finally:
+        if controller.poll() is None:
+            os.killpg(controller.pid, signal.SIGKILL)
+        subprocess.run(["pkill", "-KILL", "-f", str(tmp_path / "run.yml")], check=False)
+
+    report = load_report(reports)
+    assert report["run"]["interrupted"] is True
+    verdicts = {r["distribution"]: (r["status"], r["reason"]) for r in report["results"]}
+    assert verdicts["pyti-fx-pass"] == ("passed", None)
+    assert verdicts["hx_slow-1.0.tar.gz"] == (
+        "error",
+        "infra: the run was interrupted before this job finished",
+    )
+    assert wait_for(lambda: not any((work / "vms").iterdir()), 60)

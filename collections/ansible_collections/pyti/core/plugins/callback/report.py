@@ -49,8 +49,10 @@ notes:
 """
 
 import os
+import signal
 import socket
 from collections.abc import Mapping
+from functools import partial
 
 from ansible import constants as C
 from ansible.plugins.callback import CallbackBase
@@ -104,6 +106,9 @@ class CallbackModule(CallbackBase):
         self._summary = True
         self._collector = RunCollector()
         self._raw_run: Mapping = {}
+        self._written = False
+        self._main_pid = os.getpid()
+        self._chain_signals()
         self.write_failed = False
         super().__init__(display=display, options=options)
 
@@ -171,9 +176,26 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_unreachable(self, result):
         self._collector.host_unreachable(result.host.get_name(), result.result.get("msg"))
 
+    def _chain_signals(self) -> None:
+        """On SIGINT or SIGTERM, write what the run has so far, then do what was done before."""
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.getsignal(signum)
+            signal.signal(signum, partial(self._on_signal, previous=previous))
+
+    def _on_signal(self, signum, frame, previous=None) -> None:
+        if os.getpid() == self._main_pid and self._collector.seen and not self._written:
+            self._collector.interrupted = True
+            self.v2_playbook_on_stats(None)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
     def v2_playbook_on_stats(self, stats):
-        if not self._collector.seen:
+        if not self._collector.seen or self._written:
             return
+        self._written = True
         report = self._collector.build(finished=utc_now(), controller=socket.gethostname())
         paths = self._write(report)
         if self._summary:

@@ -210,6 +210,8 @@ def _fallback_run_id() -> str:
 def infra_result(job: Mapping, driver: str | None, reason: str) -> dict:
     """The error result that stands for a job whose slave never returned one."""
     name, version = split_spec(job.get("distribution"))
+    if "/" in name:  # a local archive: its file name reads better than its path
+        name = os.path.basename(name)
     raw = {
         "job": job.get("id"),
         "distribution": name,
@@ -239,6 +241,7 @@ class RunCollector:
         self.run: dict | None = None
         self.results: dict[tuple[str, str], dict] = {}
         self.failures: dict[str, tuple[int, str]] = {}
+        self.interrupted = False
 
     @property
     def seen(self) -> bool:
@@ -277,6 +280,8 @@ class RunCollector:
         return [infra_result(job, self.run["driver"], self._why(job)) for job in missing]
 
     def _why(self, job: Mapping) -> str:
+        if self.interrupted:
+            return "infra: the run was interrupted before this job finished"
         failure = self.failures.get(job["slave"])
         if failure:
             return failure[1]
@@ -284,7 +289,9 @@ class RunCollector:
 
     def build(self, finished: str, controller: str) -> dict:
         results = list(self.results.values()) + self.missing_results()
-        return build_report(self.run, results, finished, controller)
+        report = build_report(self.run, results, finished, controller)
+        report["run"]["interrupted"] = self.interrupted
+        return report
 
 
 def _message(msg: object) -> str:

@@ -197,6 +197,7 @@ def test_report_document(report_schema, run_payload, localhost_results, slave2_r
         "tasks": ["install", "import", "test"],
         "pythons": ["3.10", "3.9"],
         "limits": {"timeout_s": 600, "memory_mb": 1024, "network": False},
+        "interrupted": False,
     }
 
 
@@ -431,3 +432,13 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch
         write_report(str(tmp_path), {"report.json": "new"})
     assert os.listdir(tmp_path) == ["report.json"]
     assert (tmp_path / "report.json").read_text() == "old"
+
+
+def test_interrupted_run_names_the_jobs_it_never_finished(run_payload):
+    collector = RunCollector()
+    collector.add_run(run_payload)
+    collector.interrupted = True
+    report = collector.build(finished=FINISHED, controller="controller")
+    assert report["run"]["interrupted"] is True
+    reasons = {r["reason"] for r in report["results"]}
+    assert reasons == {"infra: the run was interrupted before this job finished"}
