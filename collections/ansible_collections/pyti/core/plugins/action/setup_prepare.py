@@ -34,12 +34,8 @@ class ActionModule(ActionBase):
         try:
             pythons = [self._controller_python(s) for s in sorted(set(args["series"]))]
             store = _prepare.Store(os.path.expanduser(args["cache_dir"]), args["uid_base"])
-            timeouts = {
-                k: v
-                for k, v in args["limits"].items()
-                if k in ("task_timeout", "no_output_timeout")
-            }
-            preparer = _prepare.Preparer(store, pythons, workers=args["workers"], timeouts=timeouts)
+            limits = {k: v for k, v in args["limits"].items() if k in _prepare.STEP_LIMITS}
+            preparer = _prepare.Preparer(store, pythons, workers=args["workers"], limits=limits)
             keys = preparer.prepare(args["distributions"])
             files = _prepare.manifest(store, list(keys.values()), args["series"], RUNNER)
         except PytiError as exc:

@@ -19,7 +19,7 @@ import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from . import _archives, _sandbox
+from . import _archives, _cgroup, _sandbox
 from ._capture import Capture
 from ._errors import PrepareError
 
@@ -27,7 +27,12 @@ PIP_ENV_KEYS = re.compile(
     r"^(PIP_(?!FIND_LINKS)[A-Z_]+|https?_proxy|HTTPS?_PROXY|no_proxy|"
     r"NO_PROXY|SSL_CERT_FILE|SSL_CERT_DIR|REQUESTS_CA_BUNDLE)$"
 )
-STEP_TIMEOUTS = {"task_timeout": 900, "no_output_timeout": 300}
+STEP_LIMITS = {
+    "task_timeout": 900,
+    "no_output_timeout": 300,
+    "memory_bytes": 4 << 30,
+    "processes": 1024,
+}
 PINNED = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*===?\s*([A-Za-z0-9.!+_-]+)\s*$")
 
 
@@ -49,10 +54,10 @@ def _last_error(text: str) -> str:
 class Workspace:
     """A throw-away dir that one prepare sandbox may write, owned by that sandbox's uid."""
 
-    def __init__(self, store: Store, uid: int, timeouts: dict):
+    def __init__(self, store: Store, uid: int, limits: dict):
         self.store = store
         self.uid = uid
-        self.timeouts = timeouts
+        self.limits = limits
         self.path = tempfile.mkdtemp(prefix="work-", dir=store.tmp)
         os.chmod(self.path, 0o755)
         for sub in ("dl", "built", "wh", "home", "tmp"):
@@ -60,6 +65,22 @@ class Workspace:
         for root, dirs, _files in os.walk(self.path):
             for d in [root] + [os.path.join(root, x) for x in dirs]:
                 os.chown(d, uid, uid)
+        self.cgroup = self._make_cgroup()
+
+    def _make_cgroup(self) -> _cgroup.Cgroup | None:
+        """Memory and process limits for the builds, as for a VM; None without cgroups."""
+        kind = _cgroup.layout()
+        if kind is None:
+            return None
+        group = _cgroup.Cgroup(
+            f"pyti-{self.store.uid_base}-prepare",
+            os.path.basename(self.path),
+            self.limits["memory_bytes"],
+            self.limits["processes"],
+            kind,
+        )
+        group.create()
+        return group
 
     def pip(self, python: dict, args: list[str]) -> str:
         """Run pip for PYTHON in a sandbox with network; StepFailed with pip's error."""
@@ -75,14 +96,22 @@ class Workspace:
         command = [sys.executable, "-m", "pip", "--python", python["executable"]] + args
         capture = Capture(64 << 10, 192 << 10)
         argv = sandbox.argv(command, bwrap=_sandbox.find_bwrap())
+        before = self.cgroup.events() if self.cgroup else None
+        if self.cgroup:
+            argv = _sandbox.in_cgroup(argv, self.cgroup.procs_files())
         done = _sandbox.execute(
             argv,
             self.uid,
-            self.timeouts["task_timeout"],
-            self.timeouts["no_output_timeout"],
+            self.limits["task_timeout"],
+            self.limits["no_output_timeout"],
             capture,
         )
         text = capture.data().decode("utf-8", "replace")
+        if self.cgroup:
+            self.cgroup.kill()
+            limit = _cgroup.which_limit_hit(before, self.cgroup.events())
+            if limit:
+                raise StepFailed(done.rc, f"limit: {limit} of the prepare sandbox")
         if done.expired or done.rc != 0:
             why = f"timed out ({done.expired})" if done.expired else _last_error(text)
             raise StepFailed(done.rc, why)
@@ -115,6 +144,9 @@ class Workspace:
 
     def remove(self) -> None:
         _sandbox.kill_uid(self.uid)
+        if self.cgroup:
+            self.cgroup.kill()
+            self.cgroup.remove()
         shutil.rmtree(self.path, ignore_errors=True)
 
 
@@ -199,13 +231,13 @@ class Preparer:
     """Turn distribution specs into dist entries of the store, one sandbox per spec."""
 
     def __init__(
-        self, store: Store, pythons: list[dict], workers: int = 3, timeouts: dict | None = None
+        self, store: Store, pythons: list[dict], workers: int = 3, limits: dict | None = None
     ):
-        """TIMEOUTS bounds each sandboxed step, with the keys of the run's task limits."""
+        """LIMITS bound each sandboxed step: the timeouts, memory and processes of a VM."""
         self.store = store
         self.pythons = pythons
         self.workers = workers
-        self.timeouts = {**STEP_TIMEOUTS, **(timeouts or {})}
+        self.limits = {**STEP_LIMITS, **(limits or {})}
         self.downloads = 0
         self.prepared = 0
 
@@ -223,7 +255,7 @@ class Preparer:
         dist = self.store.read_dist(known["key"]) if known else None
         if dist and not self._missing(dist):
             return dist["key"]
-        ws = Workspace(self.store, uid, self.timeouts)
+        ws = Workspace(self.store, uid, self.limits)
         try:
             dist = dist or self._known_or_fresh(self._acquire(spec, ws))
             todo = self._missing(dist) if not dist.get("error") else []

@@ -45,6 +45,14 @@ options:
         and up.
     type: int
     default: 990000
+  limits:
+    description:
+      - The run's per-VM limits; each prepare step (a download, a build, a dependency
+        resolution) is bound by V(task_timeout), V(no_output_timeout), V(memory_bytes) and
+        V(processes) from it, through a cgroup when the controller has one.
+      - Keys not given take 900 s, 300 s, 4 GiB and 1024 processes.
+    type: dict
+    default: {}
 requirements:
   - bubblewrap (C(bwrap)) and setpriv (util-linux) on the controller
   - a python of each series in O(series) on the controller
