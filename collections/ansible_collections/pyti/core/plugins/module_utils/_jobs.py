@@ -35,8 +35,17 @@ class Slave:
 
     def clear_leftovers(self) -> list[str]:
         """Remove what an earlier run that crashed left: its processes and its VM dirs."""
-        for uid in range(self.uid_base, self.uid_base + MAX_SLOTS):
-            _sandbox.kill_uid(uid)
+        last = self.uid_base + MAX_SLOTS - 1
+        for _round in range(100):
+            pids = _sandbox.pids_of_uid(self.uid_base, last)
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
+            time.sleep(0.02)
         _cgroup.clear_leftovers(_cgroup.layout(), self.cgroup_parent)
         vms = os.path.join(self.work_dir, "vms")
         left = sorted(os.listdir(vms)) if os.path.isdir(vms) else []

@@ -131,14 +131,15 @@ def find_bwrap() -> str:
     return path
 
 
-def pids_of_uid(uid: int) -> list[int]:
-    """Every process whose real uid is UID, in any pid namespace."""
+def pids_of_uid(uid: int, last: int | None = None) -> list[int]:
+    """Every process whose uid is UID (or in UID..LAST), in any pid namespace."""
+    last = uid if last is None else last
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            if os.stat(f"/proc/{entry}").st_uid == uid:
+            if uid <= os.stat(f"/proc/{entry}").st_uid <= last:
                 pids.append(int(entry))
         except OSError:
             continue
