@@ -43,14 +43,17 @@ options:
       - section: callback_pyti_report
         key: summary
 notes:
-  - A playbook stopped by SIGINT or SIGTERM writes no report.
-  - A failure to write the report is printed as an error; it cannot change the exit status of
-    C(ansible-playbook).
+  - A playbook stopped by SIGINT or SIGTERM writes what it has, marked C(interrupted).
+  - A failure to write the report is printed as an error, and C(ansible-playbook) then exits
+    with status 1 whatever the play's own outcome, so that CI never takes a run without a
+    report for a success.
 """
 
+import atexit
 import os
 import signal
 import socket
+import sys
 from collections.abc import Mapping
 from functools import partial
 
@@ -82,6 +85,13 @@ def _payloads(result_data: Mapping) -> list[Mapping]:
     items = result_data.get("results")
     items = items if isinstance(items, list) else []
     return [result_data, *(item for item in items if isinstance(item, Mapping))]
+
+
+def _exit_failed() -> None:
+    """End ansible-playbook with status 1 once it is done: its report could not be written."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)
 
 
 def _task_label(task: object) -> str:
@@ -216,6 +226,7 @@ class CallbackModule(CallbackBase):
         except OSError as exc:
             self.write_failed = True
             self._display.error(f"Writing the PYTI report to {run_dir} failed: {exc}")
+            atexit.register(_exit_failed)
             return []
 
         try:

@@ -161,7 +161,11 @@ def test_fallback_report_dir(callback, run_payload, localhost_results, slave2_re
     assert os.readlink(tmp_path / "fallback" / "latest") == run_payload["id"]
 
 
-def test_write_failure_is_loud(callback, run_payload, localhost_results, slave2_results):
+def test_write_failure_is_loud(
+    callback, run_payload, localhost_results, slave2_results, monkeypatch
+):
+    registered = []
+    monkeypatch.setattr(report_plugin.atexit, "register", registered.append)
     blocker = os.path.join(run_payload["report_dir"])
     with open(blocker, "w", encoding="utf-8") as stream:
         stream.write("a file where the report directory should be")
@@ -172,6 +176,7 @@ def test_write_failure_is_loud(callback, run_payload, localhost_results, slave2_
     assert call.args[0].startswith(f"Writing the PYTI report to {blocker}/")
     assert callback.write_failed
     assert displayed(callback)[-1] == "Report: NOT WRITTEN, see the error above"
+    assert registered == [report_plugin._exit_failed]
 
 
 def test_latest_link_failure_keeps_the_report(
