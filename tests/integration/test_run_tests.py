@@ -231,3 +231,13 @@ def test_live_progress_is_shown(run):
     assert lines, run["stdout"][-2000:]
     assert lines[-1].startswith("PYTI 6/6 VMs done (2 passed, 2 failed, 2 error); localhost 6/6")
     assert "FAILED - RETRYING" not in run["stdout"]
+
+
+def test_report_json_validates_against_its_schema(run):
+    import json
+
+    import jsonschema
+
+    schema = ROOT / "collections/ansible_collections/pyti/core/meta/report.schema.json"
+    report = json.loads((run["dir"] / "report.json").read_text())
+    jsonschema.validate(report, json.loads(schema.read_text()))
