@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,9 +17,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 
-def run_playbook(extra_vars: dict, tmp_path: Path, playbook: str = "playbooks/run_tests.yml"):
-    """Run a playbook from the repository root with EXTRA_VARS; returns the finished process."""
-    vars_file = tmp_path / "run.yml"
+SLOW_TEST = """\
+import time
+
+
+def test_slow():
+    for _ in range(600):
+        print("working", flush=True)
+        time.sleep(1)
+"""
+
+
+def _playbook_command(extra_vars: dict, vars_file: Path, playbook: str) -> tuple[list, dict]:
     vars_file.write_text(yaml.safe_dump(extra_vars))
     env = {
         **os.environ,
@@ -25,15 +36,49 @@ def run_playbook(extra_vars: dict, tmp_path: Path, playbook: str = "playbooks/ru
         "ANSIBLE_NOCOLOR": "1",
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     }
+    argv = [str(Path(sys.executable).parent / "ansible-playbook"), playbook, "-e", f"@{vars_file}"]
+    return argv, env
+
+
+def run_playbook(extra_vars: dict, tmp_path: Path, playbook: str = "playbooks/run_tests.yml"):
+    """Run a playbook from the repository root with EXTRA_VARS; returns the finished process."""
+    argv, env = _playbook_command(extra_vars, tmp_path / "run.yml", playbook)
     return subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), playbook, "-e", f"@{vars_file}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
+        argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200, check=False
     )
+
+
+class Controller:
+    """The main job running in the background, to be interrupted or killed by a test."""
+
+    def __init__(self, extra_vars: dict, tmp_path: Path):
+        self.vars_file = tmp_path / "background.yml"
+        argv, env = _playbook_command(extra_vars, self.vars_file, "playbooks/run_tests.yml")
+        self.proc = subprocess.Popen(
+            argv, cwd=ROOT, env=env, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def interrupt(self, timeout: float = 60) -> None:
+        """Ctrl-C, as a terminal sends it to the whole foreground group."""
+        os.killpg(self.proc.pid, signal.SIGINT)
+        self.proc.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        """SIGKILL the controller and its workers, which Ansible puts in sessions of their own."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        subprocess.run(["pkill", "-KILL", "-f", str(self.vars_file)], check=False)
+
+
+def wait_for(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return False
 
 
 def load_report(report_dir: Path) -> dict:

@@ -2,59 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
-
-import yaml
-from conftest import ROOT, load_report, run_playbook
+from conftest import SLOW_TEST, Controller, load_report, run_playbook, wait_for
 from fixtures.sdists import make_sdist, standard_corpus
-
-SLOW_TEST = """\
-import time
-
-
-def test_slow():
-    for _ in range(600):
-        print("working", flush=True)
-        time.sleep(1)
-"""
 
 
 def reused_from(report: dict) -> dict:
     return {r["distribution"]: r["reused_from"] for r in report["results"]}
-
-
-def kill_controller(controller: subprocess.Popen, vars_file: Path) -> None:
-    """Kill the controller and its workers, which Ansible puts in sessions of their own."""
-    os.killpg(controller.pid, signal.SIGKILL)
-    controller.wait()
-    subprocess.run(["pkill", "-KILL", "-f", str(vars_file)], check=False)
-
-
-def start_controller(run_vars: dict, tmp: Path) -> subprocess.Popen:
-    (tmp / "bg.yml").write_text(yaml.safe_dump(run_vars))
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-    }
-    return subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "playbooks/run_tests.yml",
-            "-e",
-            f"@{tmp / 'bg.yml'}",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 def test_interrupted_run_resumes_and_rerun_runs_only_failures(tmp_path, cache_dir):
@@ -72,17 +25,13 @@ def test_interrupted_run_resumes_and_rerun_runs_only_failures(tmp_path, cache_di
     dists = [str(corpus["passing"]), str(corpus["failing"]), str(slow)]
 
     # A run dies after it finished two distributions and while the third still runs.
-    controller = start_controller(
+    controller = Controller(
         {**base, "pyti_distributions": dists, "pyti_heartbeat_timeout": 8}, tmp_path
     )
     try:
-        store = reports / "store"
-        deadline = time.monotonic() + 300
-        while len(list(store.glob("*.json"))) < 2 and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert len(list(store.glob("*.json"))) == 2
+        assert wait_for(lambda: len(list((reports / "store").glob("*.json"))) == 2, 300)
     finally:
-        kill_controller(controller, tmp_path / "bg.yml")
+        controller.kill()
     assert not (reports / "latest").exists()
 
     # Resuming runs only the third; the two finished results come from the store.
