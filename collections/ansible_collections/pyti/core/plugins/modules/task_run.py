@@ -54,7 +54,9 @@ options:
     choices: [install, import, test]
     default: [install, import, test]
   limits:
-    description: Per-VM limits, as checked by M(pyti.core.run_config); keys not given take their defaults.
+    description:
+      - Per-VM limits, as checked by M(pyti.core.run_config); keys not given take their
+        defaults.
     type: dict
     default: {}
   capacity:
@@ -156,7 +158,9 @@ pyti_results:
       description: Whether the sdist had no tests.
       type: bool
     tasks:
-      description: One record per task, with its C(name), C(status), C(reason), C(rc) and C(duration_s).
+      description:
+        - One record per task, with its C(name), C(status), C(reason), C(rc) and
+          C(duration_s).
       type: list
       elements: dict
     raw_dir:
@@ -172,7 +176,9 @@ raw_dir:
   type: str
   sample: /var/lib/pyti/runs/20261204T161000Z-ab12cd/raw
 leftovers:
-  description: Entries of the slave's VM folder that an earlier, crashed run left and that were removed.
+  description:
+    - Entries of the slave's VM folder that an earlier, crashed run left and that were
+      removed.
   returned: success
   type: list
   elements: str

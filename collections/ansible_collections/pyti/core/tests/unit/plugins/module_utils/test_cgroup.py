@@ -42,7 +42,9 @@ def test_process_limit_refuses_forks_and_is_counted(group):
     before = group.events()
     code = (
         "import os, time\nkids = 0\ntry:\n    for _ in range(64):\n"
-        "        if os.fork() == 0:\n            os.close(1)\n            os.close(2)\n            time.sleep(30)\n        kids += 1\n"
+        "        if os.fork() == 0:\n"
+        "            os.close(1)\n            os.close(2)\n            time.sleep(30)\n"
+        "        kids += 1\n"
         "except OSError:\n    print(kids)"
     )
     proc = run_in(group, code)
