@@ -176,7 +176,7 @@ def test_opening_a_failure_shows_its_reason_and_log(page):
 
     log.find_element(By.TAG_NAME, "summary").click()
     assert log.get_attribute("open") is not None
-    assert reason.text == "1 of 2 tests failed: tests.test_half::test_odd"
+    assert reason.text == "1 of 2 tests failed: tests/test_half.py::test_odd"
     tail = log.find_element(By.TAG_NAME, "pre")
     assert tail.is_displayed()
     assert "test_odd" in tail.text

@@ -68,7 +68,7 @@ def test_failing_tests(run):
     assert statuses(result) == {"install": "passed", "import": "passed", "test": "failed"}
     test = result["tasks"][2]
     assert test["tests"] == {"passed": 1, "failed": 1, "errors": 0, "skipped": 0}
-    assert test["reason"] == "1 of 2 tests failed: tests.test_half::test_odd"
+    assert test["reason"] == "1 of 2 tests failed: tests/test_half.py::test_odd"
 
 
 def test_distribution_without_tests(run):

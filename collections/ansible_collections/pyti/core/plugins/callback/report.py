@@ -206,7 +206,13 @@ class CallbackModule(CallbackBase):
         if not self._collector.seen or self._written:
             return
         self._written = True
-        report = self._collector.build(finished=utc_now(), controller=socket.gethostname())
+        try:
+            report = self._collector.build(finished=utc_now(), controller=socket.gethostname())
+        except Exception as exc:  # noqa: BLE001 - a report bug must fail the run, not vanish
+            self.write_failed = True
+            self._display.error(f"Building the PYTI report failed: {type(exc).__name__}: {exc}")
+            atexit.register(_exit_failed)
+            return
         paths = self._write(report)
         if self._summary:
             self._print_summary(report, paths)

@@ -12,12 +12,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from . import _cgroup, _progress, _rawresults, _sandbox, _tasks
+from . import _cgroup, _progress, _rawresults, _records, _sandbox, _tasks
 from ._capture import Capture
 from ._errors import PytiError, SandboxError
-from ._vm import RUNNER, NamespaceVM, mounts_under, unmount
+from ._tasks import TASK_NAMES
+from ._vm import NamespaceVM, mounts_under, unmount
 
 MAX_SLOTS = 256
+MAX_RECORD_BYTES = 1 << 20
 
 
 class Slave:
@@ -224,13 +226,14 @@ class Job:
             )
         finally:
             files = self._collect(vm)
+            evidence = self._verify(vm)
             destroy_error = _destroy(vm)
         records = self._fill_skipped(records)
         if destroy_error:
             records[-1].update(
                 status="error", reason=f"sandbox: {destroy_error}", failure_kind="sandbox"
             )
-        return self._judge_files(records, files)
+        return self._judge_files(records, files, evidence)
 
     def _next_task(self, records):
         return self.batch.tasks[len(records)] if len(records) < len(self.batch.tasks) else "test"
@@ -252,7 +255,11 @@ class Job:
             left = deadline - time.monotonic()
             timeout = min(limits["task_timeout"], max(left, 0.001))
             execution = vm.run(
-                self._command(name), timeout, limits["no_output_timeout"], _new_capture(limits)
+                name,
+                self.python["executable"],
+                timeout,
+                limits["no_output_timeout"],
+                _new_capture(limits),
             )
             record = {"name": name, "execution": execution, "vm_deadline": left <= timeout}
             records.append(record)
@@ -260,10 +267,6 @@ class Job:
             if name == "install" and (execution.rc != 0 or execution.expired):
                 install_ok = False
         return records
-
-    def _command(self, task: str) -> list[str]:
-        python = self.python["executable"] if task == "install" else "/vm/venv/bin/python"
-        return [python, RUNNER, task, "/job/job.json"]
 
     def _write_log(self, task: str, capture: Capture) -> None:
         with open(os.path.join(self.raw_dir, f"{task}.log"), "wb") as handle:
@@ -284,7 +287,17 @@ class Job:
         self.rejected = found.rejected
         return found.files
 
-    def _judge_files(self, records: list[dict], files: dict) -> list[dict]:
+    def _verify(self, vm: NamespaceVM) -> dict:
+        """Each task's signed record, checked with the VM's key, kept beside the raw results."""
+        found = _rawresults.collect(vm.records_dir, 2 * len(TASK_NAMES), 4 * MAX_RECORD_BYTES)
+        out = os.path.join(self.raw_dir, "records")
+        os.makedirs(out, mode=0o755, exist_ok=True)
+        for path, data in found.files.items():
+            with open(os.path.join(out, path), "wb") as handle:
+                handle.write(data)
+        return {task: _records.verify(found.files, task, vm.key, vm.name) for task in TASK_NAMES}
+
+    def _judge_files(self, records: list[dict], files: dict, evidence: dict) -> list[dict]:
         judged = []
         for record in records:
             if "execution" not in record:
@@ -292,7 +305,12 @@ class Job:
                 continue
             execution = record["execution"]
             task = _tasks.judge(
-                record["name"], execution, files, self.batch.limits, record["vm_deadline"]
+                record["name"],
+                execution,
+                files,
+                self.batch.limits,
+                record["vm_deadline"],
+                evidence[record["name"]],
             )
             task["log"] = f"{record['name']}.log"
             if task["status"] != "passed":
@@ -360,4 +378,6 @@ def _conclude(result: dict) -> dict:
             break
     if all(t["status"] == "skipped" for t in result["tasks"]):
         result.update(status="skipped", reason=result["tasks"][0]["reason"])
+    checked = [t.get("verified") for t in result["tasks"] if t.get("verified") is not None]
+    result["verified"] = all(checked) if checked else None
     return result

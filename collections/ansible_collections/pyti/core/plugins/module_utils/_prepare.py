@@ -445,14 +445,19 @@ class _UidPool:
                 self.free.append(uid)
 
 
-def manifest(store: Store, keys: list[str], series: list[str], runner_source: str) -> dict:
-    """Setup files of a run (relative path -> content digest), runner included."""
-    runner = os.path.join(store.setup, "runner", "vm_runner.py")
-    os.makedirs(os.path.dirname(runner), mode=0o755, exist_ok=True)
-    with open(runner_source, "rb") as src, open(runner + ".part", "wb") as dst:
-        dst.write(src.read())
-    os.replace(runner + ".part", runner)
-    files = {"runner/vm_runner.py": _archives.sha256_of(runner)}
+def manifest(store: Store, keys: list[str], series: list[str], runner_files: dict) -> dict:
+    """Setup files of a run (relative path -> content digest), the runner's files included.
+
+    RUNNER_FILES maps a name in the setup's runner folder to the file it is copied from.
+    """
+    files = {}
+    for name, source in sorted(runner_files.items()):
+        target = os.path.join(store.setup, "runner", name)
+        os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+        with open(source, "rb") as src, open(target + ".part", "wb") as dst:
+            dst.write(src.read())
+        os.replace(target + ".part", target)
+        files[f"runner/{name}"] = _archives.sha256_of(target)
     for key in sorted(set(keys)):
         dist = store.read_dist(key) or {}
         for name in ("dist.json", dist.get("archive")):

@@ -31,6 +31,7 @@ from ansible_collections.pyti.core.plugins.module_utils._report_values import (
     to_flag,
     to_number,
     to_rc,
+    to_tristate,
 )
 
 REPORT_VERSION = 1
@@ -118,6 +119,7 @@ def normalise_task(raw: Mapping) -> dict:
         failures=_failures(raw.get("failures")),
         modules=text_list(raw.get("modules")),
         limit=one_line(raw.get("limit"), 64),
+        verified=to_tristate(raw.get("verified")),
     )
     return task
 
@@ -161,6 +163,7 @@ def normalise_result(raw: object, slave: object) -> dict:
 
     _apply_status(result, raw)
     result["no_tests"] = to_flag(raw.get("no_tests"))
+    result["verified"] = to_tristate(raw.get("verified"))
     result["raw_dir"] = safe_relpath(raw.get("raw_dir"))
     result["tasks"] = _tasks(raw.get("tasks"))
     result["rejected"] = _rejected(raw.get("rejected"))
@@ -362,6 +365,7 @@ def summarise(results: list[Mapping]) -> dict:
         "tests": sum_tests(results),
         "no_tests": sum(result["no_tests"] for result in results),
         "infra": sum(result["failure_kind"] in INFRA_KINDS for result in results),
+        "unverified": sum(result["verified"] is False for result in results),
         "by_slave": _by_slave(results),
     }
 
@@ -419,8 +423,11 @@ def summary_lines(report: Mapping, paths: Iterable[str] = ()) -> list[tuple[str,
 def _totals_line(summary: Mapping) -> str:
     results = ", ".join(f"{count} {status}" for status, count in summary["results"].items())
     tests = "/".join(str(summary["tests"][name]) for name in TEST_COUNTS)
-    infra = summary["infra"]
-    return f"Totals: {results}; tests p/f/e/s {tests}; {infra} not the package's fault (infra)"
+    line = f"Totals: {results}; tests p/f/e/s {tests}; "
+    line += f"{summary['infra']} not the package's fault (infra)"
+    if summary["unverified"]:
+        line += f"; {summary['unverified']} with results not trusted"
+    return line
 
 
 # ---------------------------------------------------------------------------

@@ -151,7 +151,8 @@ def _summary(report: Mapping) -> str:
         f'<table id="summary"><thead><tr><th></th>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>\n"
         f'<p id="totals">Tests: {tests}. Without tests: {summary["no_tests"]}. '
-        f"Not the package's fault (infra): {summary['infra']}.</p>\n"
+        f"Not the package's fault (infra): {summary['infra']}. "
+        f"Results not trusted: {summary['unverified']}.</p>\n"
         f'<table id="by-slave"><thead><tr><th>Slave</th>{head}<th>Duration</th></tr></thead>'
         f"<tbody>{''.join(slaves)}</tbody></table>\n"
     )
@@ -201,6 +202,8 @@ def _result_row(result: Mapping, columns: list[str]) -> str:
     status_text = _e(f"{result['status']}: {reason}" if reason else result["status"])
     if result["failure_kind"]:
         status_text += f' <span class="kind">({_e(result["failure_kind"])})</span>'
+    if result["verified"] is False:
+        status_text += ' <span class="untrusted">(results not trusted)</span>'
     cells = [
         f"<td>{_e(result['distribution'])}</td>",
         f"<td>{_e(result['version'])}</td>",

@@ -126,6 +126,10 @@ def to_flag(value: object) -> bool:
     return value is True
 
 
+def to_tristate(value: object) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
 def to_choice(value: object, choices: tuple[str, ...]) -> str | None:
     return value if isinstance(value, str) and value in choices else None
 

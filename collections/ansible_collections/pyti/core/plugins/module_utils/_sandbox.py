@@ -48,6 +48,9 @@ class Sandbox:
     whole_etc: bool = False
     etc_dir: str | None = None
     chdir: str = "/"
+    # False for a command that must start as the sandbox's root, with no capability but
+    # CAP_SETUID and CAP_SETGID, and drop to the uid itself (the VM's recorder).
+    drop_uid: bool = True
 
     def argv(self, command: list[str], bwrap: str = "bwrap") -> list[str]:
         args = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
@@ -63,7 +66,10 @@ class Sandbox:
                 mounts.add(dest)
         for key, value in sorted(self.env.items()):
             args += ["--setenv", key, value]
-        args += ["--chdir", self.chdir, "setpriv", f"--reuid={self.uid}", f"--regid={self.uid}"]
+        args += ["--chdir", self.chdir, "--"]
+        if not self.drop_uid:
+            return args + command
+        args += ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}"]
         args += ["--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
         return args + ["--"] + command
 
@@ -191,17 +197,28 @@ def _stop(proc: subprocess.Popen, uid: int) -> None:
 
 
 def execute(
-    argv: list[str], uid: int, timeout: float, idle_timeout: float, capture: Capture
+    argv: list[str],
+    uid: int,
+    timeout: float,
+    idle_timeout: float,
+    capture: Capture,
+    pass_fds: tuple[int, ...] = (),
 ) -> Execution:
     """Run a sandboxed command, drain its output while it runs, and enforce its timeouts."""
     started = time.monotonic()
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    argv, args_fd = hide_arguments(argv)
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            pass_fds=pass_fds + ((args_fd,) if args_fd is not None else ()),
+        )
+    finally:
+        if args_fd is not None:
+            os.close(args_fd)
     state = {"last": started}
     reader = threading.Thread(target=_drain, args=(proc.stdout, capture, state), daemon=True)
     reader.start()
@@ -213,6 +230,22 @@ def execute(
     proc.stdout.close()
     rc = None if expired else proc.returncode
     return Execution(rc, time.monotonic() - started, expired, capture)
+
+
+def hide_arguments(argv: list[str]) -> tuple[list[str], int | None]:
+    """ARGV with bubblewrap's arguments moved into a memory file that it reads (--args).
+
+    The sandbox's init is bubblewrap itself, and any process in the sandbox can read
+    its command line, which would tell the slave's paths to the code under test.
+    """
+    at = next((n for n, arg in enumerate(argv) if os.path.basename(arg) == "bwrap"), None)
+    if at is None or "--" not in argv[at:]:
+        return argv, None
+    end = argv.index("--", at)
+    fd = os.memfd_create("pyti-bwrap-args", 0)
+    os.write(fd, b"".join(os.fsencode(arg) + b"\0" for arg in argv[at + 1 : end]))
+    os.lseek(fd, 0, os.SEEK_SET)
+    return argv[: at + 1] + ["--args", str(fd)] + argv[end:], fd
 
 
 def _watch(proc, started: float, timeout: float, idle_timeout: float, state: dict) -> str | None:

@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
-from ._rawresults import junit_counts, load_json
+from ._rawresults import junit_counts
+from ._records import exit_status
 
 TASK_NAMES = ("install", "import", "test")
+TEST_COUNTS = ("passed", "failed", "errors", "skipped")
 SANDBOX_MARKERS = (b"bwrap:", b"setpriv:")
 TAIL_BYTES = 4096
 
@@ -24,6 +26,7 @@ def task_record(
         "log": None,
         "output_bytes": 0,
         "limit": None,
+        "verified": None,
     }
     record.update(extra)
     return record
@@ -46,12 +49,22 @@ def expired_reason(expired: str, limits: dict, vm_deadline_hit: bool) -> str:
     return f"limit: task timeout ({limits['task_timeout']} s)"
 
 
-def judge(name: str, execution, files: dict, limits: dict, vm_deadline_hit: bool) -> dict:
-    """The task's record from its exit status, its output and the VM's raw results.
+def judge(
+    name: str,
+    execution,
+    files: dict,
+    limits: dict,
+    vm_deadline_hit: bool,
+    evidence: tuple[dict | None, str | None] = (None, "no record"),
+) -> dict:
+    """The task's record from what the slave saw, the recorder's signed record and raw results.
 
-    Raw results that are missing, malformed or contradict the exit status make the task an
-    error of kind "task": the code under test writes in the VM that produced them, so such
-    a fault is the distribution's, never reported as PYTI's.
+    EVIDENCE is the recorder's verified record of the task, or None and why it is not
+    trusted. What the slave observed itself (a timeout, a limit, the sandbox failing)
+    needs no record. Otherwise the verdict rests on the record alone, cross-checked
+    against the slave's view and the JUnit XML that pytest wrote; any disagreement, and
+    any session that did not end, make the task an error of kind "task": the code under
+    test runs in the VM, so such a fault is the distribution's, never reported as PYTI's.
     """
     record = task_record(
         name,
@@ -59,6 +72,7 @@ def judge(name: str, execution, files: dict, limits: dict, vm_deadline_hit: bool
         rc=execution.rc,
         duration_s=round(execution.duration_s, 3),
         output_bytes=execution.output.size,
+        verified=True,
     )
     if execution.expired:
         reason = expired_reason(execution.expired, limits, vm_deadline_hit)
@@ -66,11 +80,30 @@ def judge(name: str, execution, files: dict, limits: dict, vm_deadline_hit: bool
     head = bytes(execution.output.head[:200])
     if execution.rc != 0 and head.startswith(SANDBOX_MARKERS):
         return _fail(record, "error", f"sandbox: {last_line(execution.output)}", "sandbox")
-    if execution.rc is not None and execution.rc < 0:
-        judged = _fail(record, "error", f"killed by signal {-execution.rc}", "task")
+    claimed, problem = evidence
+    problem = problem or _disagreement(claimed, execution)
+    if problem:
+        record["verified"] = False
+        judged = _fail(record, "error", f"results: not trusted: {problem}", "task")
     else:
-        judged = JUDGES[name](record, execution, files)
+        record.update(rc=claimed["rc"], duration_s=claimed["duration_s"])
+        if claimed["rc"] < 0:
+            judged = _fail(record, "error", f"killed by signal {-claimed['rc']}", "task")
+        else:
+            judged = JUDGES[name](record, execution, claimed, files)
     return _with_limit(judged, execution.limit, limits)
+
+
+def _disagreement(claimed: dict, execution) -> str | None:
+    """Why the record disagrees with what the slave saw of the task, or None."""
+    rc, duration = claimed.get("rc"), claimed.get("duration_s")
+    if not isinstance(rc, int) or not isinstance(duration, (int, float)):
+        return "the signed record has no exit status or duration"
+    if exit_status(rc) != execution.rc:
+        return f"the record says exit {rc}, the slave saw exit {execution.rc}"
+    if duration > execution.duration_s + 1:
+        return f"the record says {duration} s, the slave saw {execution.duration_s:.3f} s"
+    return None
 
 
 LIMIT_REASONS = {
@@ -98,37 +131,30 @@ def _fail(record: dict, status: str, reason: str, kind: str) -> dict:
     return record
 
 
-def _judge_install(record, execution, files):
-    if execution.rc == 0:
+def _judge_install(record, execution, claimed, files):
+    if claimed["rc"] == 0:
         return record
     return _fail(
         record,
         "failed",
-        f"install failed (exit {execution.rc}): {last_line(execution.output)}",
+        f"install failed (exit {claimed['rc']}): {last_line(execution.output)}",
         "task",
     )
 
 
-def _judge_import(record, execution, files):
-    data = load_json(files.get("import.json"))
-    modules = data.get("modules") if data else None
+def _judge_import(record, execution, claimed, files):
+    modules = claimed.get("modules")
     if not isinstance(modules, list):
-        if execution.rc == 0:
-            return _fail(record, "error", "results: import.json missing or malformed", "task")
         return _fail(
             record,
             "failed",
-            f"import failed (exit {execution.rc}): {last_line(execution.output)}",
+            f"import failed (exit {claimed['rc']}): {last_line(execution.output)}",
             "task",
         )
     record["modules"] = [str(m.get("name"))[:200] for m in modules if isinstance(m, dict)]
     bad = [m for m in modules if isinstance(m, dict) and not m.get("ok")]
-    if execution.rc == 0 and not bad:
-        return record
     if not bad:
-        return _fail(
-            record, "error", f"import exited {execution.rc} with every module imported", "task"
-        )
+        return record
     first = bad[0]
     reason = f"import of {str(first.get('name'))[:100]} failed: {str(first.get('error'))[:300]}"
     if len(bad) > 1:
@@ -136,18 +162,18 @@ def _judge_import(record, execution, files):
     return _fail(record, "failed", reason, "task")
 
 
-def _judge_test(record, execution, files):
-    rc = execution.rc
-    info = load_json(files.get("test.json")) or {}
+def _judge_test(record, execution, claimed, files):
+    rc = claimed["rc"]
+    session = claimed.get("pytest") or {}
     if rc == 5:
         record["no_tests"] = True
-        why = info.get("no_tests") or "pytest collected no tests from the sdist"
+        why = session.get("no_tests") or "pytest collected no tests from the sdist"
         return _fail(record, "skipped", f"no tests: {str(why)[:300]}", None)
+    record["tests"], record["failures"] = session.get("counts"), session.get("failures") or []
     if rc in (0, 1):
-        return _judge_counts(record, rc, files.get("junit.xml"))
-    record["tests"] = _counts_or_none(files.get("junit.xml"), record)
+        return _judge_session(record, rc, session, files.get("junit.xml"))
     errors = (record["tests"] or {}).get("errors", 0)
-    if rc == 2 and errors and record.get("failures"):
+    if rc == 2 and errors and record["failures"]:
         first = record["failures"][0]
         reason = (
             f"{errors} errors while collecting tests, first {first['name']}: {first['message']}"
@@ -159,42 +185,61 @@ def _judge_test(record, execution, files):
     return _fail(record, "error", f"{what}: {last_line(execution.output)}", "task")
 
 
-def _counts_or_none(data, record):
-    if data is None:
-        return None
-    try:
-        counts, failures = junit_counts(data)
-    except ValueError:
-        return None
-    record["failures"] = failures
-    return counts
-
-
-def _judge_counts(record, rc, data):
-    if data is None:
-        return _fail(record, "error", "results: junit.xml is missing", "task")
-    try:
-        counts, failures = junit_counts(data)
-    except ValueError as exc:
-        return _fail(record, "error", f"results: {exc}", "task")
-    record["tests"], record["failures"] = counts, failures
+def _judge_session(record, rc, session, junit):
+    """A pytest session that exited 0 or 1: it must have ended, whole, as the JUnit XML says."""
+    counts, collected, ran = record["tests"], session.get("collected"), session.get("cases", 0)
+    if collected is None or not isinstance(counts, dict):
+        return _fail(
+            record, "error", f"results: incomplete: pytest (exit {rc}) told no tests", "task"
+        )
     bad = counts["failed"] + counts["errors"]
+    if session.get("finished") and rc == 1 and bad and ran < collected:
+        # A suite configured to stop early (-x, --maxfail): what failed did fail.
+        names = ", ".join(f["name"] for f in record["failures"][:3])
+        reason = f"{bad} tests failed, then pytest stopped after {ran} of {collected}: {names}"
+        return _fail(record, "failed", reason[:500], "task")
+    if not session.get("finished") or ran < collected:
+        reason = (
+            f"results: incomplete: pytest ended (exit {rc}) after {ran} of {collected} tests"
+            + ("" if session.get("finished") else " without finishing its session")
+        )
+        return _fail(record, "error", reason, "task")
+    if session.get("exitstatus") != rc:
+        record["verified"] = False
+        reason = f"pytest said exit {session.get('exitstatus')}, the recorder saw exit {rc}"
+        return _fail(record, "error", f"results: not trusted: {reason}", "task")
+    problem = _junit_disagrees(counts, junit)
+    if problem:
+        record["verified"] = False
+        return _fail(record, "error", f"results: not trusted: {problem}", "task")
     if rc == 0 and bad:
         return _fail(
-            record,
-            "error",
-            f"results: pytest exited 0 but JUnit XML reports {bad} failures or errors",
-            "task",
+            record, "error", f"results: pytest exited 0 but reported {bad} failures", "task"
         )
     if rc == 1 and not bad:
-        return _fail(
-            record, "error", "results: pytest exited 1 but JUnit XML reports no failure", "task"
-        )
+        return _fail(record, "error", "results: pytest exited 1 but reported no failure", "task")
     if rc == 1:
         total = sum(counts.values())
-        names = ", ".join(f["name"] for f in failures[:3])
+        names = ", ".join(f["name"] for f in record["failures"][:3])
         return _fail(record, "failed", f"{bad} of {total} tests failed: {names}"[:500], "task")
     return record
+
+
+def _junit_disagrees(counts: dict, junit: bytes | None) -> str | None:
+    """How the JUnit XML that pytest wrote differs from what the recorder counted, or None."""
+    if junit is None:
+        return "the JUnit XML that pytest writes is missing"
+    try:
+        claimed, _failures = junit_counts(junit)
+    except ValueError as exc:
+        return str(exc)
+    if claimed != counts:
+        return f"the JUnit XML says {_counts(claimed)}, the recorder counted {_counts(counts)}"
+    return None
+
+
+def _counts(counts: dict) -> str:
+    return ", ".join(f"{counts.get(key)} {key}" for key in TEST_COUNTS)
 
 
 JUDGES = {"install": _judge_install, "import": _judge_import, "test": _judge_test}

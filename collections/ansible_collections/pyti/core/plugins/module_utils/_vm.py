@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import time
@@ -14,7 +15,8 @@ from . import _cgroup, _sandbox
 from ._capture import Capture
 from ._errors import SandboxError
 
-RUNNER = "/setup/runner/vm_runner.py"
+RECORDER = "/setup/runner/vm_recorder.py"
+RECORDS = "/records"
 VM_ENV = {
     "HOME": "/vm/home",
     "TMPDIR": "/tmp",
@@ -33,7 +35,12 @@ VM_ENV = {
 
 
 class NamespaceVM:
-    """A VM of the namespace driver: a scratch dir plus a bubblewrap view, run as its own uid."""
+    """A VM of the namespace driver: a scratch dir plus a bubblewrap view, run as its own uid.
+
+    Each task starts with the VM's recorder as the sandbox's root (no capability but those
+    to change uid), which runs the task's steps as the VM's uid and writes signed records
+    to a folder of its own that the VM's uid cannot open.
+    """
 
     driver = "namespace"
 
@@ -42,9 +49,13 @@ class NamespaceVM:
         self.base = base
         self.uid = uid
         self.limits = limits
+        self.key = secrets.token_bytes(32)
         self.scratch = os.path.join(base, "scratch")
         self.job_dir = os.path.join(base, "job")
-        self.sandbox = _sandbox.Sandbox(uid=uid, ro=binds, env=dict(VM_ENV), chdir="/vm")
+        self.records_dir = os.path.join(base, "records")
+        self.sandbox = _sandbox.Sandbox(
+            uid=uid, ro=binds, env=dict(VM_ENV), chdir="/vm", drop_uid=False
+        )
         self.cgroup: _cgroup.Cgroup | None = None
         self.mounted = False
 
@@ -52,6 +63,7 @@ class NamespaceVM:
         """Make the VM's scratch, job file and cgroup; CGROUPS is (layout, parent) or None."""
         try:
             os.makedirs(self.job_dir, mode=0o755)
+            os.makedirs(self.records_dir, mode=0o700)
             os.makedirs(self.scratch, mode=0o700)
             self._mount_scratch()
             for sub in ("home", "tmp", "results", ".cache"):
@@ -68,7 +80,11 @@ class NamespaceVM:
             )
             self.cgroup.create()
         self.sandbox.ro.append((self.job_dir, "/job"))
-        self.sandbox.rw += [(self.scratch, "/vm"), (os.path.join(self.scratch, "tmp"), "/tmp")]
+        self.sandbox.rw += [
+            (self.scratch, "/vm"),
+            (os.path.join(self.scratch, "tmp"), "/tmp"),
+            (self.records_dir, RECORDS),
+        ]
         self.sandbox.etc_dir = etc_dir
 
     def _mount_scratch(self) -> None:
@@ -88,13 +104,28 @@ class NamespaceVM:
         self.mounted = True
 
     def run(
-        self, command: list[str], timeout: float, idle_timeout: float, capture: Capture
+        self, task: str, python: str, timeout: float, idle_timeout: float, capture: Capture
     ) -> _sandbox.Execution:
+        """Run TASK through the recorder under PYTHON; the key reaches it on a pipe only."""
+        key_read, key_write = os.pipe()
+        try:
+            os.write(key_write, self.key)
+            os.close(key_write)
+            command = [python, "-I", "-S", RECORDER, task, "/job/job.json"]
+            command += [str(self.uid), str(key_read), self.name]
+            execution = self._execute(command, timeout, idle_timeout, capture, key_read)
+        finally:
+            os.close(key_read)
+        return execution
+
+    def _execute(self, command, timeout, idle_timeout, capture, key_fd) -> _sandbox.Execution:
         argv = self.sandbox.argv(command, bwrap=_sandbox.find_bwrap())
         if self.cgroup:
             argv = _sandbox.in_cgroup(argv, self.cgroup.procs_files())
             before = self.cgroup.events()
-        execution = _sandbox.execute(argv, self.uid, timeout, idle_timeout, capture)
+        execution = _sandbox.execute(
+            argv, self.uid, timeout, idle_timeout, capture, pass_fds=(key_fd,)
+        )
         if self.cgroup:
             self.cgroup.kill()
             execution.limit = _cgroup.which_limit_hit(before, self.cgroup.events())

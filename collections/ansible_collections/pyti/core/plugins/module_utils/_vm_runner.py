@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Private to the pyti.core collection: other collections must not import it.
-"""The task runner that PYTI starts inside a VM, once per task.
+"""The steps of a task that run inside a VM as the code under test's identity.
 
-It is copied into the setup and runs under the interpreter being tested, so it
-must keep to the standard library of Python 3.9. Its exit status is what the
-slave observes; the JSON files it writes to the results dir only add detail
-(a reason, a module list), which the slave treats as untrusted.
+The VM's recorder (vm_recorder.py) starts this script as the VM's user and
+records its exit status itself; what the script has to tell beyond that (the
+importable names, how the sources were laid out) it sends as events on the
+socket named by PYTI_EVENTS_FD. It is copied into the setup and runs under the
+interpreter being tested, so it must keep to the standard library of Python 3.9.
 """
 
 import json
@@ -14,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 import zipfile
 
 RESULTS = "/vm/results"
@@ -29,9 +29,11 @@ def say(*words):
     print("pyti:", *words, flush=True)
 
 
-def write_result(task, data):
-    with open(os.path.join(RESULTS, task + ".json"), "w") as handle:
-        json.dump(data, handle)
+def emit(event):
+    """Send EVENT to the recorder, if it listens."""
+    fd = os.environ.get("PYTI_EVENTS_FD", "")
+    if fd.isdigit():
+        os.write(int(fd), json.dumps(event).encode("utf-8")[:65536])
 
 
 def run(argv):
@@ -103,29 +105,9 @@ def _top_name(parts):
     return None
 
 
-def import_all(job):
-    modules = [import_one(name) for name in top_level_names(job["name"])]
-    write_result("import", {"modules": modules})
-    return 0 if all(m["ok"] for m in modules) else 1
-
-
-def import_one(name):
-    """Import NAME in a fresh interpreter; its output goes straight to the slave.
-
-    Only stderr is kept, in a scratch file read from its end, to name the error:
-    a module that prints without end costs neither memory nor the verdict.
-    """
-    say("import", name)
-    sys.stdout.flush()
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.run([sys.executable, "-c", "import " + name], stderr=err, check=False)
-        size = err.seek(0, os.SEEK_END)
-        err.seek(max(0, size - 4096))
-        text = err.read().decode("utf-8", "replace")
-    sys.stdout.write(text)
-    lines = [line for line in text.splitlines() if line.strip()]
-    error = lines[-1][:500] if proc.returncode and lines else None
-    return {"name": name, "ok": proc.returncode == 0, "error": error}
+def names(job):
+    emit({"e": "names", "names": top_level_names(job["name"])})
+    return 0
 
 
 def extract(archive, dest):
@@ -165,12 +147,12 @@ def strip_sources(root, names):
 def test(job):
     sdist = job.get("sdist")
     if not sdist:
-        write_result("test", {"no_tests": "the distribution has no sdist, so no tests"})
+        emit({"e": "no_tests", "why": "the distribution has no sdist, so no tests"})
         say("no sdist: nothing to test")
         return NO_TESTS
     root = extract(sdist, SRC)
     removed = strip_sources(root, top_level_names(job["name"]))
-    write_result("test", {"root": os.path.relpath(root, SRC), "removed": removed})
+    emit({"e": "setup", "root": os.path.relpath(root, SRC), "removed": removed})
     say("testing the installed package with the tests of", os.path.basename(sdist))
     argv = [
         VENV + "/bin/python",
@@ -178,6 +160,8 @@ def test(job):
         "pytest",
         "-p",
         "no:cacheprovider",
+        "-p",
+        "pyti_events",
         "-rfE",
         "--junitxml=" + RESULTS + "/junit.xml",
     ]
@@ -186,7 +170,7 @@ def test(job):
     os.execv(argv[0], argv)
 
 
-TASKS = {"install": install, "import": import_all, "test": test}
+TASKS = {"install": install, "names": names, "test": test}
 
 
 def main():

@@ -17,8 +17,14 @@ description:
     C(/usr), the runner, its own distribution's archive and wheels read-only, and its own
     scratch dir writable; nothing of the slave's home dirs, keys or other VMs.
   - Before the first VM, clears what a crashed earlier run left on the slave.
-  - The exit status, duration and output of each task are observed from outside the VM; what
-    the VM writes (JUnit XML, module lists) only adds detail and is checked against them.
+  - The exit status, duration and output of each task are observed from outside the VM.
+  - Inside the VM, a recorder runs each step of a task as the VM's uid, takes the step's
+    exit status and pytest's per-test events itself (only from the step's own process, as
+    the kernel names it), and signs its record with a key that it gets from the slave on a
+    pipe and that the VM's uid cannot read. The slave believes a task's verdict only when
+    the signature holds and the record agrees with what the slave saw and with the JUnit
+    XML that pytest wrote; otherwise the task is an C(error) whose reason says that its
+    results are not trusted, and the result's C(verified) is false.
 version_added: 0.1.0
 author: PYTI developers (!UNKNOWN)
 options:
@@ -157,10 +163,16 @@ pyti_results:
     no_tests:
       description: Whether the sdist had no tests.
       type: bool
+    verified:
+      description:
+        - True when every task that ran in the VM has a verdict from what the slave saw
+          and from the recorder's signed, agreeing record; false when a record was missing,
+          badly signed or contradicted; null when no VM ran.
+      type: bool
     tasks:
       description:
-        - One record per task, with its C(name), C(status), C(reason), C(rc) and
-          C(duration_s).
+        - One record per task, with its C(name), C(status), C(reason), C(rc),
+          C(duration_s) and C(verified).
       type: list
       elements: dict
     raw_dir:

@@ -220,6 +220,7 @@ def test_summary_counts(run_payload, localhost_results, slave2_results):
         "tests": {"passed": 15, "failed": 2, "errors": 0, "skipped": 1},
         "no_tests": 0,
         "infra": 1,
+        "unverified": 0,
         "by_slave": {
             "localhost": {"passed": 1, "failed": 1, "error": 0, "timeout": 0, "skipped": 0,
                           "duration_s": 9.0},

@@ -55,7 +55,7 @@ def test_argv_without_network_unshares_it():
 def test_argv_of_a_bare_sandbox():
     sandbox = Sandbox(uid=990501)
     assert argv_tail(sandbox, ["id", "-u"]) == [
-        "--chdir", "/", "setpriv", "--reuid=990501", "--regid=990501", *SETPRIV_TAIL,
+        "--chdir", "/", "--", "setpriv", "--reuid=990501", "--regid=990501", *SETPRIV_TAIL,
         "--", "id", "-u",
     ]  # fmt: skip
 
@@ -79,7 +79,7 @@ def test_argv_creates_parents_once_and_binds_ro_before_rw():
         "--setenv", "LANG", "C.UTF-8",
         "--setenv", "PATH", "/usr/bin",
         "--chdir", "/root/x/y",
-        "setpriv", "--reuid=990502", "--regid=990502", *SETPRIV_TAIL,
+        "--", "setpriv", "--reuid=990502", "--regid=990502", *SETPRIV_TAIL,
         "--", "python3", "-V",
     ]  # fmt: skip
 
@@ -214,6 +214,15 @@ def test_command_runs_as_the_sandbox_uid(vm):
     done = run(sandbox, ["sh", "-c", "id -u; id -un; pwd"])
     assert (done.rc, done.expired) == (0, None)
     assert done.output.data() == f"{sandbox.uid}\npyti\n/work/scratch\n".encode()
+
+
+@needs_sandbox
+def test_the_sandbox_cannot_read_the_slave_paths_from_its_init(vm):
+    sandbox, tmp = vm
+    done = run(sandbox, ["sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline"])
+    assert done.rc == 0
+    assert done.output.data().startswith(b"/usr/bin/bwrap --args ")
+    assert str(tmp).encode() not in done.output.data()
 
 
 @needs_sandbox

@@ -1,0 +1,328 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Private to the pyti.core collection: other collections must not import it.
+"""The recorder: the one process of a VM whose word the slave believes.
+
+PYTI starts it once per task, as the VM's root, with no capability but the
+two it needs to start processes under another uid. It runs every step of the
+task as the VM's user (the code under test's identity), watches each step's
+exit status and time itself, takes the structured events of the step from a
+socket on which the kernel names the sending process, and writes the task's
+record to a folder that the VM's user can neither read nor write, signed with
+a key that it alone received, on a file descriptor, from the slave.
+
+It runs under the interpreter being tested, isolated (python -I -S), so it
+must keep to the standard library of Python 3.6 and import nothing that the
+code under test can write.
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import selectors
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+RECORDS = "/records"
+RUNNER = "/setup/runner/vm_runner.py"
+EVENTS_PLUGIN_DIR = "/setup/runner"
+VENV_PYTHON = "/vm/venv/bin/python"
+MAX_MESSAGE = 65536
+MAX_EVENTS = 100000
+MAX_FAILURES = 50
+MAX_NAMES = 200
+TAIL_BYTES = 4096
+CRED = struct.Struct("iII")
+OUTCOMES = ("passed", "failed", "errors", "skipped")
+
+
+def say(*words):
+    print("pyti-recorder:", *words, flush=True)
+
+
+class Step:
+    """One process started as the VM's user, and what the recorder saw of it."""
+
+    def __init__(self, argv, uid, events=False, keep_stderr=False, env=None):
+        self.argv = argv
+        self.uid = uid
+        self.events = [] if events else None
+        self.foreign = 0
+        self.dropped = 0
+        self.stderr_tail = b""
+        self.keep_stderr = keep_stderr
+        self.env = env
+        self.rc = None
+        self.duration_s = 0.0
+
+    def run(self):
+        env = dict(os.environ)
+        env.update(self.env or {})
+        pass_fds, ours = (), None
+        if self.events is not None:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+            env["PYTI_EVENTS_FD"] = str(theirs.fileno())
+            pass_fds = (theirs.fileno(),)
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            as_user(self.uid, self.argv),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stderr=subprocess.PIPE if self.keep_stderr else None,
+            pass_fds=pass_fds,
+            start_new_session=True,
+        )
+        if ours is not None:
+            theirs.close()
+        self._follow(proc, ours)
+        self.duration_s = round(time.monotonic() - started, 3)
+        self.rc = proc.returncode
+        if ours is not None:
+            ours.close()
+        return self
+
+    def _follow(self, proc, ours):
+        """Read events and stderr until the process ends, then what it left in the socket."""
+        sel = selectors.DefaultSelector()
+        if ours is not None:
+            ours.setblocking(False)
+            sel.register(ours, selectors.EVENT_READ, "events")
+        if proc.stderr is not None:
+            os.set_blocking(proc.stderr.fileno(), False)
+            sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
+        while proc.poll() is None:
+            for key, _mask in sel.select(timeout=0.1):
+                if key.data == "events":
+                    if not self._receive(ours, proc.pid):
+                        sel.unregister(ours)
+                elif not self._relay(proc.stderr):
+                    sel.unregister(proc.stderr)
+        # Every message the process sent before it ended is queued by now; whatever
+        # its descendants send from here on is not part of the step.
+        if ours is not None:
+            self._receive(ours, proc.pid)
+        if proc.stderr is not None:
+            self._relay(proc.stderr)
+            proc.stderr.close()
+        sel.close()
+
+    def _receive(self, ours, pid):
+        """Take the queued messages; False once the other end is closed by all."""
+        while True:
+            try:
+                data, ancillary, _flags, _addr = ours.recvmsg(
+                    MAX_MESSAGE, socket.CMSG_SPACE(CRED.size)
+                )
+            except (BlockingIOError, InterruptedError):
+                return True
+            if not data and not ancillary:
+                return False
+            sender = sender_pid(ancillary)
+            if sender != pid:
+                self.foreign += 1
+            elif len(self.events) >= MAX_EVENTS:
+                self.dropped += 1
+            else:
+                self.events.append(parse_event(data))
+
+    def _relay(self, stream):
+        try:
+            chunk = os.read(stream.fileno(), 65536)
+        except BlockingIOError:
+            return True
+        if not chunk:
+            return False
+        sys.stdout.buffer.write(chunk)
+        sys.stdout.flush()
+        self.stderr_tail = (self.stderr_tail + chunk)[-TAIL_BYTES:]
+        return True
+
+
+def as_user(uid, argv):
+    """ARGV run as UID, with no capability and no way to gain one."""
+    return [
+        "setpriv",
+        f"--reuid={uid}",
+        f"--regid={uid}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        "--",
+    ] + list(argv)
+
+
+def sender_pid(ancillary):
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            if len(data) >= CRED.size:
+                return CRED.unpack(data[: CRED.size])[0]
+    return None
+
+
+def parse_event(data):
+    try:
+        event = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return {"e": "malformed"}
+    return event if isinstance(event, dict) else {"e": "malformed"}
+
+
+def text(value, limit):
+    return str(value)[:limit] if value is not None else None
+
+
+def runner_step(task, job, uid, python, events=True, env=None):
+    return Step([python, RUNNER, task, "/job/job.json"], uid, events=events, env=env).run()
+
+
+def task_install(job, uid):
+    step = runner_step("install", job, uid, job["python"], events=False)
+    return step, {}
+
+
+def task_import(job, uid):
+    names_step = runner_step("names", job, uid, VENV_PYTHON)
+    if names_step.rc != 0:
+        return names_step, {"modules": None}
+    names = []
+    for event in names_step.events:
+        if event.get("e") == "names" and isinstance(event.get("names"), list):
+            names = [n for n in event["names"] if isinstance(n, str) and n.isidentifier()]
+    modules, spent = [], names_step.duration_s
+    for name in sorted(set(names))[:MAX_NAMES]:
+        say("import", name)
+        step = Step([VENV_PYTHON, "-c", "import " + name], uid, keep_stderr=True).run()
+        spent += step.duration_s
+        modules.append({"name": name, "ok": step.rc == 0, "error": last_line(step)})
+    names_step.duration_s = round(spent, 3)
+    names_step.rc = 0 if all(m["ok"] for m in modules) else 1
+    return names_step, {"modules": modules}
+
+
+def last_line(step):
+    if step.rc == 0:
+        return None
+    lines = [ln for ln in step.stderr_tail.decode("utf-8", "replace").splitlines() if ln.strip()]
+    return lines[-1][:500] if lines else f"exit {step.rc}"
+
+
+def task_test(job, uid):
+    env = {"PYTHONPATH": EVENTS_PLUGIN_DIR}
+    step = runner_step("test", job, uid, VENV_PYTHON, env=env)
+    return step, {"pytest": summarize(step.events)}
+
+
+def summarize(events):
+    """What pytest told about its session: counts, first failures, and whether it ended."""
+    summary = {
+        "collected": None,
+        "finished": False,
+        "exitstatus": None,
+        "counts": dict.fromkeys(OUTCOMES, 0),
+        "cases": 0,
+        "failures": [],
+        "setup": None,
+        "no_tests": None,
+        "malformed": 0,
+    }
+    for event in events:
+        kind = event.get("e")
+        if kind == "setup":
+            removed = event.get("removed")
+            summary["setup"] = {
+                "root": text(event.get("root"), 300),
+                "removed": [text(r, 100) for r in removed[:20]]
+                if isinstance(removed, list)
+                else [],
+            }
+        elif kind == "no_tests":
+            summary["no_tests"] = text(event.get("why"), 300)
+        elif kind == "collected" and isinstance(event.get("n"), int):
+            summary["collected"] = event["n"]
+        elif kind == "case" and event.get("outcome") in OUTCOMES:
+            add_case(summary, event)
+        elif kind == "finish" and isinstance(event.get("exitstatus"), int):
+            summary["finished"] = True
+            summary["exitstatus"] = event["exitstatus"]
+        else:
+            summary["malformed"] += 1
+    return summary
+
+
+def add_case(summary, event):
+    outcome = event["outcome"]
+    summary["counts"][outcome] += 1
+    if event.get("test"):
+        summary["cases"] += 1
+    if outcome in ("failed", "errors") and len(summary["failures"]) < MAX_FAILURES:
+        summary["failures"].append(
+            {
+                "name": text(event.get("id"), 500),
+                "message": text(event.get("message"), 1000) or "",
+                "outcome": outcome,
+            }
+        )
+
+
+TASKS = {"install": task_install, "import": task_import, "test": task_test}
+
+
+def read_key(fd):
+    chunks = []
+    while True:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    key = b"".join(chunks)
+    if len(key) < 32:
+        raise SystemExit(f"pyti-recorder: no signing key on fd {fd}")
+    return key
+
+
+def sign(key, payload):
+    return hmac.new(key, payload, hashlib.sha256).hexdigest()
+
+
+def write_record(task, record, key):
+    payload = json.dumps(record, sort_keys=True).encode("utf-8")
+    for name, data in ((task + ".json", payload), (task + ".sig", sign(key, payload).encode())):
+        path = os.path.join(RECORDS, name)
+        fd = os.open(path + ".part", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(path + ".part", path)
+
+
+def exit_status(rc):
+    """The recorder's own exit status: the step's, with a signal N as 128 + N."""
+    return 128 - rc if rc < 0 else min(rc, 255)
+
+
+def main():
+    task, job_file, uid, key_fd, vm = sys.argv[1:6]
+    key = read_key(int(key_fd))
+    with open(job_file) as handle:
+        job = json.load(handle)
+    step, detail = TASKS[task](job, int(uid))
+    record = {
+        "vm": vm,
+        "task": task,
+        "rc": step.rc,
+        "duration_s": step.duration_s,
+        "foreign_events": step.foreign,
+        "dropped_events": step.dropped,
+    }
+    record.update(detail)
+    write_record(task, record, key)
+    sys.exit(exit_status(step.rc))
+
+
+if __name__ == "__main__":
+    main()
