@@ -12,9 +12,18 @@ ROOT = Path(__file__).resolve().parent.parent
 COLLECTIONS = ROOT / "collections"
 UTILS = COLLECTIONS / "ansible_collections/pyti/core/plugins/module_utils"
 RUNNER = UTILS / "_vm_runner.py"
+# The folder that holds the pytest plugin that the runner loads, under the name it loads.
+PLUGIN_DIR = ROOT / ".cache" / "bench" / "plugin"
 VENV_BIN = Path(sys.executable).parent
 PARALLEL = 2
 UID_BASE = 990000
+
+
+def plugin_dir() -> Path:
+    """PLUGIN_DIR with a fresh copy of the runner's pytest plugin."""
+    PLUGIN_DIR.mkdir(parents=True, exist_ok=True)
+    (PLUGIN_DIR / "pyti_events.py").write_bytes((UTILS / "_vm_pytest_events.py").read_bytes())
+    return PLUGIN_DIR
 
 
 def module_utils(name: str):

@@ -14,7 +14,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _common import PARALLEL, RUNNER, VENV_BIN, Clock, log, module_utils
+import _synthetic
+from _common import PARALLEL, RUNNER, VENV_BIN, Clock, log, module_utils, plugin_dir
 
 HOST_RUNNER = Path(__file__).resolve().parent / "hostrunner.py"
 TASKS = ("install", "import", "test")
@@ -23,9 +24,11 @@ TASKS = ("install", "import", "test")
 def jobs_from_cache(cache_dir: Path, specs: list[str], python: dict, folder: Path) -> list[dict]:
     """One job per prepared distribution: its requirements, sdist and a flat wheelhouse."""
     store = module_utils("_prepare").Store(str(cache_dir), 990000)
+    # The cache is warm: this only finds each spec's key, local archives included.
+    keys = _synthetic.prepare(cache_dir, specs, python)
     jobs = []
     for spec in specs:
-        dist = store.read_dist(store.acquired(spec)["key"])
+        dist = store.read_dist(keys[spec])
         prepared = dist["pythons"].get(python["series"]) or {}
         if dist.get("error") or prepared.get("error"):
             continue
@@ -101,6 +104,7 @@ def _baseline_env(folder: Path, venv: Path) -> dict:
         TMPDIR=str(folder / "tmp"),
         PATH=f"{venv}/bin:/usr/local/bin:/usr/bin:/bin",
         UV_CACHE_DIR=str(folder / "uv-cache"),
+        PYTHONPATH=str(plugin_dir()),
     )
     return env
 

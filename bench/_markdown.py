@@ -130,11 +130,13 @@ def _where(r: dict) -> list[str]:
 def _where_sandbox(s: dict) -> list[str]:
     return [
         f"- VM start (medians): create {s['create_ms']['median']:.1f} ms (scratch tmpfs, "
-        f"cgroup, job file); created → runner started "
-        f"{s['created_to_runner_started_ms']['median']:.1f} ms, of which bubblewrap + "
-        f"setpriv running `/bin/true` take {s['bin_true_run_ms']['median']:.1f} ms and the "
-        f"interpreter's own start (on the host, no VM) {s['host_python_start_ms']['median']:.1f}"
-        f" ms; destroy {s['destroy_ms']['median']:.1f} ms.",
+        f"cgroup, job file); create → recorder started "
+        f"{s['to_recorder_started_ms']['median']:.1f} ms; created → runner started "
+        f"{s['created_to_runner_started_ms']['median']:.1f} ms, which is two interpreter "
+        f"starts (the recorder's, then the runner's under setpriv) on top of bubblewrap "
+        f"running `/bin/true` in {s['bin_true_run_ms']['median']:.1f} ms; one interpreter "
+        f"start on the host, no VM, takes {s['host_python_start_ms']['median']:.1f} ms; "
+        f"destroy {s['destroy_ms']['median']:.1f} ms.",
     ]
 
 

@@ -37,7 +37,8 @@ def run(name: str, folder: Path, cache_dir: Path, work_dir: Path, extra: dict) -
         )
     (folder / "play.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
-        raise RuntimeError(f"playbook {name} failed (rc {proc.returncode}), see {folder}/play.log")
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
+        raise RuntimeError(f"playbook {name} failed (rc {proc.returncode}):\n{tail}")
     log(f"playbook {name}: {clock.seconds} s")
     return _outcome(clock.seconds, folder)
 

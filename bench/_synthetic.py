@@ -7,7 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from _common import ROOT, RUNNER, UID_BASE, log, module_utils
+from _common import ROOT, UID_BASE, log, module_utils
 
 TEST = "def test_nothing():\n    pass\n"
 
@@ -40,7 +40,7 @@ def presync(cache_dir: Path, keys: list[str], series: str, work_dir: Path) -> No
     """Copy the setup of KEYS to the slave's copy, as the sync task would, before timing."""
     prep = module_utils("_prepare")
     store = prep.Store(str(cache_dir), UID_BASE)
-    manifest = prep.manifest(store, keys, [series], str(RUNNER))
+    manifest = prep.manifest(store, keys, [series])
     dest = work_dir / "setup"
     shutil.rmtree(dest, ignore_errors=True)
     for rel in manifest:

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from _common import RUNNER, VENV_BIN, Clock, log
+from _common import RUNNER, VENV_BIN, Clock, log, plugin_dir
 from _host import HOST_RUNNER, run_all, write_job_file
 
 TOX_INI = """\
@@ -23,6 +23,7 @@ install_command = python -I -m pip install --no-index --find-links {wheelhouse} 
 deps =
 {deps}
 change_dir = {folder}
+set_env = PYTHONPATH={plugin_dir}
 commands =
     python {host_runner} {runner} import {job_file}
     python {host_runner} {runner} test {job_file}
@@ -49,6 +50,7 @@ def _tox_job(job: dict, folder: Path) -> dict:
             host_runner=HOST_RUNNER,
             runner=RUNNER,
             job_file=job_file,
+            plugin_dir=plugin_dir(),
         )
     )
     with Clock() as clock:

@@ -1,4 +1,9 @@
-"""How long a namespace VM takes from "create" to "runner started" to "gone"."""
+"""How long a namespace VM takes from "create" to "runner started" to "gone".
+
+A task starts the way the product starts it: the recorder's interpreter as the sandbox's
+root (python -I -S), which starts the runner's interpreter as the VM's uid through
+setpriv. Each prints the time it started.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,12 @@ import time
 from _common import UID_BASE, log, module_utils, summary
 
 STAMP = "import time; print(time.time_ns(), flush=True)"
+RECORDER_STAMP = (
+    "import subprocess, sys, time; print(time.time_ns(), flush=True); "
+    "sys.exit(subprocess.call(['setpriv', '--reuid={uid}', '--regid={uid}', '--clear-groups', "
+    "'--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--', sys.executable, "
+    "'-c', {stamp!r}]))"
+)
 TIMEOUT_S = 60
 
 
@@ -43,21 +54,29 @@ def _one_vm(python: dict, limits: dict, work: str, etc: str, n: int, interp: boo
     binds = [(python["prefix"], python["prefix"])]
     name = f"bench-{'py' if interp else 'true'}-{n}"
     vm = vm_mod.NamespaceVM(name, f"{work}/{name}", UID_BASE, binds, limits)
-    command = [python["executable"], "-c", STAMP] if interp else ["/bin/true"]
+    recorder = RECORDER_STAMP.format(uid=UID_BASE, stamp=STAMP)
+    command = [python["executable"], "-I", "-S", "-c", recorder] if interp else ["/bin/true"]
     output = capture_mod.Capture(4096, 4096)
 
     t0 = time.time_ns()
     vm.create({}, etc, (kind, f"pyti-{UID_BASE}") if kind else None)
     t_created = time.time_ns()
-    execution = vm.run(command, TIMEOUT_S, TIMEOUT_S, output)
+    execution = vm.run_command(command, TIMEOUT_S, TIMEOUT_S, output)
     t_ran = time.time_ns()
     vm.destroy()
     t_gone = time.time_ns()
 
     if execution.rc != 0:
         raise RuntimeError(f"{name}: rc {execution.rc}: {output.data()!r}")
-    started = int(output.data().split()[0]) if interp else None
-    return {"t0": t0, "created": t_created, "started": started, "ran": t_ran, "gone": t_gone}
+    stamps = [int(word) for word in output.data().split()] if interp else [None, None]
+    return {
+        "t0": t0,
+        "created": t_created,
+        "recorder": stamps[0],
+        "started": stamps[1],
+        "ran": t_ran,
+        "gone": t_gone,
+    }
 
 
 def _ms(later: int, earlier: int) -> float:
@@ -69,6 +88,7 @@ def _phases(runs: list[dict], bare: list[dict]) -> dict:
     return {
         "count": len(runs),
         "create_ms": summary([_ms(r["created"], r["t0"]) for r in runs]),
+        "to_recorder_started_ms": summary([_ms(r["recorder"], r["t0"]) for r in runs]),
         "to_runner_started_ms": summary([_ms(r["started"], r["t0"]) for r in runs]),
         "created_to_runner_started_ms": summary([_ms(r["started"], r["created"]) for r in runs]),
         "runner_exit_to_run_return_ms": summary([_ms(r["ran"], r["started"]) for r in runs]),

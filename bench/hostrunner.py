@@ -2,12 +2,20 @@
 (/vm/venv, /vm/src, /vm/results, /wheels) pointed at the job's own folders.
 
 Usage: python hostrunner.py RUNNER TASK JOB_FILE, where the job file holds, besides what
-PYTI's job file holds, a "paths" mapping of the runner's path constants.
+PYTI's job file holds, a "paths" mapping of the runner's path constants. The import task
+is done as the VM's recorder does it: each top-level name in an interpreter of its own.
 """
 
 import importlib.util
 import json
+import subprocess
 import sys
+
+
+def import_all(runner, job):
+    names = runner.top_level_names(job["name"])
+    failed = [n for n in names if subprocess.call([sys.executable, "-c", "import " + n])]
+    return 1 if failed else 0
 
 
 def main():
@@ -19,6 +27,8 @@ def main():
         job = json.load(handle)
     for constant, path in job["paths"].items():
         setattr(runner, constant, path)
+    if task == "import":
+        sys.exit(import_all(runner, job))
     sys.exit(runner.TASKS[task](job))
 
 

@@ -1,6 +1,7 @@
 """Measure PYTI on this machine in one run; write bench/results/<date>.json and .md.
 
-Usage: .venv/bin/python bench/run.py [--vms 30] [--sizes 10 50 200]
+Usage: .venv/bin/python bench/run.py [--vms 30] [--sizes 10 50 200] [--corpus SPEC ...]
+                                    [--out DIR]
 """
 
 from __future__ import annotations
@@ -37,12 +38,12 @@ def main() -> None:
     results = {"date": stamp, "machine": _machine(python), "parallel": PARALLEL}
     try:
         results["sandbox"] = _vmstart.measure(python, args.vms)
-        results.update(_default_corpus(python, scratch))
+        results.update(_default_corpus(python, scratch, args.corpus))
         results["orchestration"] = _orchestration.measure(python, args.sizes, STATE, scratch)
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
-    _write(results, stamp)
+    _write(results, stamp, args.out)
 
 
 def _parse() -> argparse.Namespace:
@@ -50,9 +51,15 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--vms", type=int, default=30, help="VMs to start (at least 20)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 200])
     parser.add_argument("--keep", action="store_true", help="keep the logs and work dirs")
+    parser.add_argument(
+        "--corpus", nargs="+", help="distributions to time instead of the default corpus"
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the results")
     args = parser.parse_args()
     if args.vms < 20:
-        parser.error("--vms must be at least 20")
+        parser.error(f"--vms must be at least 20, not {args.vms}")
+    if len(set(args.sizes)) < 2:
+        parser.error(f"--sizes needs two sizes or more to fit a line, not {args.sizes}")
     return args
 
 
@@ -65,25 +72,28 @@ def _machine(python: dict) -> dict:
     }
 
 
-def _default_corpus(python: dict, scratch: Path) -> dict:
-    """A cold and a warm play of the default corpus, then the host baseline and tox."""
+def _default_corpus(python: dict, scratch: Path, specs: list[str] | None) -> dict:
+    """A cold and a warm play of the corpus, then the host baseline and tox."""
     cache, work = scratch / "cache", scratch / "work"
-    cold = _playbook.run("cold", scratch / "cold", cache, work, {})
-    warm = _playbook.run("warm", scratch / "warm", cache, work, {})
+    extra = {"pyti_distributions": specs} if specs else {}
+    cold = _playbook.run("cold", scratch / "cold", cache, work, extra)
+    warm = _playbook.run("warm", scratch / "warm", cache, work, extra)
     warm["task_s"] = _playbook.task_seconds(scratch / "warm" / "reports")
-    corpus = yaml.safe_load((ROOT / "playbooks/vars/default_corpus.yml").read_text())
-    jobs = _host.jobs_from_cache(cache, corpus["pyti_default_corpus"], python, scratch / "host")
+    if not specs:
+        corpus = yaml.safe_load((ROOT / "playbooks/vars/default_corpus.yml").read_text())
+        specs = corpus["pyti_default_corpus"]
+    jobs = _host.jobs_from_cache(cache, specs, python, scratch / "host")
     baseline = _host.baseline(jobs, scratch / "baseline")
     tox = _tox.run_tox(jobs, scratch / "tox")
     return {"cold": cold, "warm": warm, "baseline": baseline, "tox": tox}
 
 
-def _write(results: dict, stamp: str) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def _write(results: dict, stamp: str, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     text = table(results)
-    (RESULTS / f"{stamp}.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
-    (RESULTS / f"{stamp}.md").write_text(text)
-    log(f"wrote bench/results/{stamp}.json and .md")
+    (out / f"{stamp}.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    (out / f"{stamp}.md").write_text(text)
+    log(f"wrote {out / stamp}.json and .md")
     print(text)
 
 

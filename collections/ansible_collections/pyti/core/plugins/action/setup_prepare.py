@@ -10,14 +10,6 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.pyti.core.plugins.module_utils import _prepare, _pythons
 from ansible_collections.pyti.core.plugins.module_utils._errors import PytiError
 
-MODULE_UTILS = os.path.join(os.path.dirname(__file__), "..", "module_utils")
-# What every VM reads from its setup's runner folder, and where it comes from.
-RUNNER_FILES = {
-    "vm_recorder.py": os.path.join(MODULE_UTILS, "_vm_recorder.py"),
-    "vm_runner.py": os.path.join(MODULE_UTILS, "_vm_runner.py"),
-    "pyti_events.py": os.path.join(MODULE_UTILS, "_vm_pytest_events.py"),
-}
-
 ARGSPEC = {
     "distributions": {"type": "list", "elements": "str", "required": True},
     "series": {"type": "list", "elements": "str", "required": True},
@@ -43,7 +35,7 @@ class ActionModule(ActionBase):
             limits = {k: v for k, v in args["limits"].items() if k in _prepare.STEP_LIMITS}
             preparer = _prepare.Preparer(store, pythons, workers=args["workers"], limits=limits)
             keys = preparer.prepare(args["distributions"])
-            files = _prepare.manifest(store, list(keys.values()), args["series"], RUNNER_FILES)
+            files = _prepare.manifest(store, list(keys.values()), args["series"])
         except PytiError as exc:
             return {**result, "failed": True, "msg": exc.msg, **exc.context}
         return {

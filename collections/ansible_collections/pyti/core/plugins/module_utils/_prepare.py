@@ -445,13 +445,24 @@ class _UidPool:
                 self.free.append(uid)
 
 
-def manifest(store: Store, keys: list[str], series: list[str], runner_files: dict) -> dict:
-    """Setup files of a run (relative path -> content digest), the runner's files included.
+# What every VM reads from its setup's runner folder, and the module_utils file it is.
+RUNNER_FILES = {
+    "vm_recorder.py": "_vm_recorder.py",
+    "vm_runner.py": "_vm_runner.py",
+    "pyti_events.py": "_vm_pytest_events.py",
+}
 
-    RUNNER_FILES maps a name in the setup's runner folder to the file it is copied from.
-    """
+
+def runner_sources() -> dict[str, str]:
+    """Each file of the setup's runner folder -> the path it is copied from."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    return {name: os.path.join(here, source) for name, source in RUNNER_FILES.items()}
+
+
+def manifest(store: Store, keys: list[str], series: list[str]) -> dict:
+    """Setup files of a run (relative path -> content digest), the runner's files included."""
     files = {}
-    for name, source in sorted(runner_files.items()):
+    for name, source in sorted(runner_sources().items()):
         target = os.path.join(store.setup, "runner", name)
         os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
         with open(source, "rb") as src, open(target + ".part", "wb") as dst:

@@ -106,17 +106,22 @@ class NamespaceVM:
     def run(
         self, task: str, python: str, timeout: float, idle_timeout: float, capture: Capture
     ) -> _sandbox.Execution:
-        """Run TASK through the recorder under PYTHON; the key reaches it on a pipe only."""
+        """Run TASK through the recorder under PYTHON."""
+        command = [python, "-I", "-S", RECORDER, task, "/job/job.json", str(self.uid), "{key_fd}"]
+        return self.run_command(command + [self.name], timeout, idle_timeout, capture)
+
+    def run_command(
+        self, command: list[str], timeout: float, idle_timeout: float, capture: Capture
+    ) -> _sandbox.Execution:
+        """Run COMMAND as the sandbox's root, with the VM's key on the pipe named {key_fd}."""
         key_read, key_write = os.pipe()
         try:
             os.write(key_write, self.key)
             os.close(key_write)
-            command = [python, "-I", "-S", RECORDER, task, "/job/job.json"]
-            command += [str(self.uid), str(key_read), self.name]
-            execution = self._execute(command, timeout, idle_timeout, capture, key_read)
+            command = [arg.replace("{key_fd}", str(key_read)) for arg in command]
+            return self._execute(command, timeout, idle_timeout, capture, key_read)
         finally:
             os.close(key_read)
-        return execution
 
     def _execute(self, command, timeout, idle_timeout, capture, key_fd) -> _sandbox.Execution:
         argv = self.sandbox.argv(command, bwrap=_sandbox.find_bwrap())
