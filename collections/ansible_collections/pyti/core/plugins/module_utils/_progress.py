@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import time
 
@@ -26,7 +27,11 @@ class Progress:
             handle.write(line)
 
     def start(self, total: int) -> None:
+        """Begin a batch; what a batch of the same run left here before is dropped."""
         os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
+        shutil.rmtree(os.path.join(os.path.dirname(self.path), "results"), ignore_errors=True)
+        with self.lock, open(self.path, "w", encoding="utf-8"):
+            pass
         self._append({"event": "start", "total": total})
 
     def add(self, result: dict) -> None:

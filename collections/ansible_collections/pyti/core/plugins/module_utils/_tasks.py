@@ -65,7 +65,8 @@ def judge(name: str, execution, files: dict, limits: dict, vm_deadline_hit: bool
         return _with_limit(_fail(record, "timeout", reason, "task"), execution.limit, limits)
     head = bytes(execution.output.head[:200])
     if execution.rc != 0 and head.startswith(SANDBOX_MARKERS):
-        return _fail(record, "error", f"sandbox: {last_line(execution.output)}", "sandbox")
+        reason = f"infra: the VM did not start: {last_line(execution.output)}"
+        return _fail(record, "error", reason, "infra")
     if execution.rc is not None and execution.rc < 0:
         judged = _fail(record, "error", f"killed by signal {-execution.rc}", "task")
     else:
