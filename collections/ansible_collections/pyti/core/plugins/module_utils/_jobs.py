@@ -105,6 +105,8 @@ class Batch:
 
     def run(self, jobs: list[dict], capacity: int) -> list[dict]:
         os.makedirs(self.vm_root, mode=0o711, exist_ok=True)
+        # Even a batch without jobs has raw results to fetch: none.
+        os.makedirs(self.raw_root, mode=0o755, exist_ok=True)
         self.uids = [self.slave.uid_base + n for n in range(min(capacity, MAX_SLOTS))]
         _sandbox.write_vm_etc(self.etc_dir, self.uids)
         slots = queue.Queue()
