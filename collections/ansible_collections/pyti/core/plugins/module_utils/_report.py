@@ -424,7 +424,8 @@ def _by_slave(results: list[Mapping]) -> dict[str, dict]:
     """Per slave: the statuses and time of the results it produced, and its attempts.
 
     A slave's attempts include those that ended in an infrastructure fault and were made
-    again elsewhere (infra), a lost slave's included.
+    again elsewhere (infra), a lost slave's included. A reused result made its attempts
+    in an earlier run: they count there, not here.
     """
     slaves: dict[str, dict] = {}
 
@@ -436,7 +437,7 @@ def _by_slave(results: list[Mapping]) -> dict[str, dict]:
         counts = entry(result["slave"])
         counts[result["status"]] += 1
         counts["duration_s"] = round(counts["duration_s"] + result["duration_s"], 3)
-        for attempt in result["attempts"]:
+        for attempt in [] if result["reused_from"] else result["attempts"]:
             counts = entry(attempt["slave"])
             counts["attempts"] += 1
             counts["infra"] += attempt["failure_kind"] == "infra"

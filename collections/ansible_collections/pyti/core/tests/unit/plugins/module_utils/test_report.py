@@ -563,3 +563,27 @@ def test_the_summary_shows_each_slaves_counts_and_time(run_payload, localhost_re
     lines = [line for line, _status in summary_lines(collector.build(FINISHED, "c"))]
     assert "  localhost: 1 passed, 1 failed in 9.0 s of VMs" in lines
     assert "  slave2: 2 error in 0.0 s of VMs; 2 of its 2 attempts were infra faults" in lines
+
+
+def test_a_reused_result_brings_its_attempts_but_they_count_in_its_own_run(
+    run_payload, result_payload
+):
+    earlier = [
+        {"slave": "slave2", "status": "error", "failure_kind": "infra", "reason": "lost"},
+        {"slave": "localhost", "status": "passed"},
+    ]
+    reused = result_payload("j0001@R0", "six", "1.16.0", "3.10", reused_from="R0")
+    reused["attempts"] = earlier
+    collector = collect({**run_payload, "jobs": []}, localhost=[reused])
+    report = collector.build(FINISHED, "c")
+    (result,) = [r for r in report["results"] if r["job"] == "j0001@R0"]
+    assert [(a["slave"], a["status"]) for a in result["attempts"]] == [
+        ("slave2", "error"),
+        ("localhost", "passed"),
+    ]
+    assert report["summary"]["by_slave"] == {
+        "localhost": {
+            "passed": 1, "failed": 0, "error": 0, "timeout": 0, "skipped": 0,
+            "duration_s": 4.5, "attempts": 0, "infra": 0,
+        }
+    }  # fmt: skip
