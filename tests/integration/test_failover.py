@@ -84,6 +84,8 @@ def test_jobs_of_a_slave_with_a_full_disk_run_on_the_other(tmp_path, cache_dir, 
     # The lost slave fails the play's recap, yet every job has its verdict.
     assert proc.returncode == 2, proc.stdout[-3000:]
     assert "PLAY [Run the jobs planned again]" in proc.stdout
+    # The progress line adds the second round's VMs to the first's.
+    assert "PYTI 4/4 VMs done (2 passed, 2 failed); slave-ok 4/4;" in proc.stdout
     results = load_report(reports)["results"]
     assert {r["distribution"]: r["status"] for r in results} == VERDICTS
     assert len(results) == len(VERDICTS)
