@@ -28,7 +28,9 @@ def test_slow():
 """
 
 
-def _playbook_command(extra_vars: dict, vars_file: Path, playbook: str) -> tuple[list, dict]:
+def _playbook_command(
+    extra_vars: dict, vars_file: Path, playbook: str, inventory: Path | None = None
+) -> tuple[list, dict]:
     vars_file.write_text(yaml.safe_dump(extra_vars))
     env = {
         **os.environ,
@@ -37,12 +39,19 @@ def _playbook_command(extra_vars: dict, vars_file: Path, playbook: str) -> tuple
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     }
     argv = [str(Path(sys.executable).parent / "ansible-playbook"), playbook, "-e", f"@{vars_file}"]
+    if inventory is not None:
+        argv += ["-i", str(inventory)]
     return argv, env
 
 
-def run_playbook(extra_vars: dict, tmp_path: Path, playbook: str = "playbooks/run_tests.yml"):
+def run_playbook(
+    extra_vars: dict,
+    tmp_path: Path,
+    playbook: str = "playbooks/run_tests.yml",
+    inventory: Path | None = None,
+):
     """Run a playbook from the repository root with EXTRA_VARS; returns the finished process."""
-    argv, env = _playbook_command(extra_vars, tmp_path / "run.yml", playbook)
+    argv, env = _playbook_command(extra_vars, tmp_path / "run.yml", playbook, inventory)
     return subprocess.run(
         argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200, check=False
     )

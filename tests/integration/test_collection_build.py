@@ -20,6 +20,7 @@ PLUGINS = {
         "report_compare",
         "results_fetch",
         "run_config",
+        "run_replan",
         "setup_prepare",
         "setup_sync",
         "slave_info",

@@ -186,6 +186,7 @@ def test_bad_variables_are_named(tmp_path, variable, value, message):
     [
         ("module", "slave_info"),
         ("module", "run_config"),
+        ("module", "run_replan"),
         ("module", "setup_prepare"),
         ("module", "setup_sync"),
         ("module", "task_run"),

@@ -64,14 +64,25 @@ class ActionModule(ActionBase):
 
     @staticmethod
     def _place(archive: str, dest: str) -> int:
-        """Unpack next to DEST, then put the raw results in its place in one rename."""
+        """Unpack next to DEST, then put each job's raw results in place in one rename.
+
+        A job's folder replaces the one DEST held; the folders of other jobs stay, so
+        that the jobs a slave ran again for a lost one join those it ran first.
+        """
         parent = os.path.dirname(dest.rstrip("/"))
         os.makedirs(parent, mode=0o755, exist_ok=True)
         incoming = tempfile.mkdtemp(prefix=".incoming-", dir=parent)
         try:
             files = unpack(archive, incoming)
-            shutil.rmtree(dest, ignore_errors=True)
-            os.replace(os.path.join(incoming, "raw"), dest)
+            os.makedirs(dest, mode=0o755, exist_ok=True)
+            raw = os.path.join(incoming, "raw")
+            for name in os.listdir(raw):
+                target = os.path.join(dest, name)
+                if os.path.isdir(target) and not os.path.islink(target):
+                    shutil.rmtree(target)
+                elif os.path.lexists(target):
+                    os.remove(target)
+                os.replace(os.path.join(raw, name), target)
         finally:
             shutil.rmtree(incoming, ignore_errors=True)
         return files

@@ -110,18 +110,7 @@ class ActionModule(ActionBase):
         return report
 
     def _slaves(self, names: list[str], task_vars: dict) -> dict:
-        hostvars = task_vars.get("hostvars", {})
-        slaves = {}
-        for name in names:
-            info = (hostvars.get(name) or {}).get("pyti_slave_info") or {}
-            if info.get("failed") or info.get("unreachable") or "pythons" not in info:
-                continue
-            slaves[name] = {
-                "pythons": info["pythons"],
-                "capacity": info.get("capacity", 1),
-                "missing": info.get("missing", {}),
-                "uv": info.get("uv"),
-            }
+        slaves = _config.inspected_slaves(names, task_vars.get("hostvars", {}))
         if not slaves:
             raise ConfigError(
                 f"No slave could be inspected among {names!r}: check the "

@@ -15,6 +15,8 @@ description:
     M(pyti.core.task_progress), which it turns into one progress line for the whole run
     (VMs done out of the total, counts by status, per slave, time elapsed and an estimate
     of the time left), updated as each VM finishes.
+  - The VMs of the failover round of M(pyti.core.run_replan) add to those of the first
+    round; a lost slave counts the VMs it finished before it was lost.
   - On a terminal the line is redrawn in place; elsewhere (CI logs) it is printed as plain
     lines, at most one every O(interval) seconds, and always when a slave finishes a VM
     after that time.
@@ -67,6 +69,9 @@ class CallbackModule(DefaultCallback):
         self._show(changed)
 
     def v2_runner_on_ok(self, result):
+        retry = result.result.get("pyti_retry")
+        if isinstance(retry, dict) and isinstance(retry.get("slaves"), list):
+            self.board.settle(retry["slaves"])
         progress = result.result.get("pyti_progress")
         if isinstance(progress, dict):
             self.board.update(result.host.get_name(), progress)

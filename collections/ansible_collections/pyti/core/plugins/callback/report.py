@@ -13,7 +13,9 @@ description:
     C(<report dir>/<run id>/) and points the C(latest) symbolic link in the report directory
     at that run.
   - Jobs that never returned a result, because their slave was unreachable or a task failed
-    on it, are reported as errors with failure kind C(infra).
+    on it, are reported as errors with failure kind C(infra), unless
+    M(pyti.core.run_replan) planned them again on another slave; each result lists its
+    attempts, the lost ones included.
   - Prints a table of the results after the play recap.
   - Writes nothing for a playbook that did not run M(pyti.core.run_config).
 author:
@@ -132,6 +134,8 @@ class CallbackModule(CallbackBase):
         for payload in _payloads(result.result):
             if "pyti_run" in payload:
                 self._take_run(payload["pyti_run"])
+            if "pyti_retry" in payload:
+                self._take_retry(payload["pyti_retry"])
             if "pyti_results" in payload:
                 self._take_results(host, payload["pyti_results"])
             progress = payload.get("pyti_progress")
@@ -145,19 +149,34 @@ class CallbackModule(CallbackBase):
             if isinstance(reused, Mapping):
                 self._collector.add_results(reused.get("slave"), [reused])
 
+    def _take_retry(self, retry: object) -> None:
+        """Jobs planned again on other slaves: their results will come from there."""
+        jobs = retry.get("jobs") if isinstance(retry, Mapping) else None
+        if not isinstance(jobs, list) or not self._collector.seen:
+            return
+        self._collector.add_retries(jobs)
+        moved = {job.get("id"): job for job in jobs if isinstance(job, Mapping)}
+        planned = self._raw_run.get("jobs") or []
+        self._raw_run = {
+            **self._raw_run,
+            "jobs": [moved.get(j.get("id"), j) if isinstance(j, Mapping) else j for j in planned],
+        }
+
     def _take_results(self, host: str, results: object) -> None:
         """Add results to the report and keep each in the result store as it arrives."""
         if not isinstance(results, list):
             return
-        self._collector.add_results(host, results)
+        taken = self._collector.add_results(host, results)
         if self._store is None:
             return
+        attempts = {result["job"]: result["attempts"] for result in taken}
         for result in results:
             job = self._jobs.get(result.get("job")) if isinstance(result, Mapping) else None
             if job is None:
                 continue
+            kept = {**result, "attempts": attempts.get(job.get("id"))}
             try:
-                self._store.put(job_key(job, self._raw_run), dict(result), self._raw_run["id"])
+                self._store.put(job_key(job, self._raw_run), kept, self._raw_run["id"])
             except (OSError, TypeError, ValueError, KeyError) as exc:
                 self._display.warning(f"Keeping a result in the PYTI result store failed: {exc}")
 

@@ -109,6 +109,25 @@ def new_run_id() -> str:
     return f"{stamp}-{secrets.token_hex(3)}"
 
 
+def inspected_slaves(names: list[str], hostvars) -> dict:
+    """What pyti.core.slave_info found on each of NAMES (as pyti_slave_info), by name.
+
+    A slave that could not be inspected is left out.
+    """
+    slaves = {}
+    for name in names:
+        info = (hostvars.get(name) or {}).get("pyti_slave_info") or {}
+        if info.get("failed") or info.get("unreachable") or "pythons" not in info:
+            continue
+        slaves[name] = {
+            "pythons": info["pythons"],
+            "capacity": info.get("capacity", 1),
+            "missing": info.get("missing", {}),
+            "uv": info.get("uv"),
+        }
+    return slaves
+
+
 def job_matrix(keys: list[str], pythons: list[str], slaves: dict) -> tuple[list[dict], list[str]]:
     """Assign every (distribution, python) to a slave that has that python.
 

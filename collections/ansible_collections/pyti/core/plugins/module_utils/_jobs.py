@@ -107,6 +107,8 @@ class Batch:
 
     def run(self, jobs: list[dict], capacity: int) -> list[dict]:
         os.makedirs(self.vm_root, mode=0o711, exist_ok=True)
+        # Even a batch without jobs has raw results to fetch: none.
+        os.makedirs(self.raw_root, mode=0o755, exist_ok=True)
         self.uids = [self.slave.uid_base + n for n in range(min(capacity, MAX_SLOTS))]
         _sandbox.write_vm_etc(self.etc_dir, self.uids)
         slots = queue.Queue()
@@ -149,20 +151,28 @@ class Job:
     def run(self) -> dict:
         started = time.monotonic()
         result = self._result_base()
+        try:
+            result["tasks"] = self._tasks()
+        except OSError as exc:
+            # The slave's own files failed it (a full disk, a lost mount): not a verdict.
+            result["tasks"] = self._setup_failure(_slave_fault(self.batch.slave_name, exc))
+        result["duration_s"] = round(time.monotonic() - started, 3)
+        result["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+        result["rejected"] = self.rejected
+        return _conclude(result)
+
+    def _tasks(self) -> list[dict]:
         os.makedirs(self.raw_dir, mode=0o755, exist_ok=True)
         prepared = self.dist.get("pythons", {}).get(self.python["series"], {})
         error = self.dist.get("error") or prepared.get("error")
         if self.batch.abandoned:
-            result["tasks"] = self._setup_failure(ABANDONED)
-        elif error:
-            result["tasks"] = self._setup_failure(error)
-        else:
-            result["tasks"] = self._run_vm(prepared)
-            if self.batch.abandoned:
-                result["tasks"] = [_abandoned(t) for t in result["tasks"]]
-        result["duration_s"] = round(time.monotonic() - started, 3)
-        result["rejected"] = self.rejected
-        return _conclude(result)
+            return self._setup_failure(ABANDONED)
+        if error:
+            return self._setup_failure(error)
+        tasks = self._run_vm(prepared)
+        if self.batch.abandoned:
+            tasks = [_abandoned(t) for t in tasks]
+        return tasks
 
     def _result_base(self) -> dict:
         return {
@@ -217,17 +227,25 @@ class Job:
         records = []
         try:
             vm.create(self._job_data(prepared), self.batch.etc_dir, self.batch.cgroups)
-            records = self._run_tasks(vm)
         except PytiError as exc:
-            records.append(
-                _tasks.task_record(
-                    self._next_task(records), "error", f"sandbox: {exc.msg}", "sandbox"
+            # A VM that did not start is the slave's fault: the job may run on another.
+            reason = f"infra: the VM did not start: {exc.msg}"
+            records.append(_tasks.task_record(self.batch.tasks[0], "error", reason, "infra"))
+        else:
+            try:
+                records = self._run_tasks(vm)
+            except PytiError as exc:
+                records.append(
+                    _tasks.task_record(
+                        self._next_task(records), "error", f"sandbox: {exc.msg}", "sandbox"
+                    )
                 )
-            )
         finally:
-            files = self._collect(vm)
-            evidence = self._verify(vm)
-            destroy_error = _destroy(vm)
+            try:
+                files = self._collect(vm)
+                evidence = self._verify(vm)
+            finally:
+                destroy_error = _destroy(vm)
         records = self._fill_skipped(records)
         if destroy_error:
             records[-1].update(
@@ -324,6 +342,10 @@ ABANDONED = {
     "kind": "infra",
     "reason": "infra: the controller stopped following the run, so the slave abandoned it",
 }
+
+
+def _slave_fault(slave: str, exc: OSError) -> dict:
+    return {"status": "error", "kind": "infra", "reason": f"infra: slave {slave}: {exc}"}
 
 
 def _abandoned(task: dict) -> dict:

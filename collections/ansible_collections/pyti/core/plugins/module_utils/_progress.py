@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import time
 
@@ -26,7 +27,11 @@ class Progress:
             handle.write(line)
 
     def start(self, total: int) -> None:
+        """Begin a batch; what a batch of the same run left here before is dropped."""
         os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
+        shutil.rmtree(os.path.join(os.path.dirname(self.path), "results"), ignore_errors=True)
+        with self.lock, open(self.path, "w", encoding="utf-8"):
+            pass
         self._append({"event": "start", "total": total})
 
     def add(self, result: dict) -> None:
@@ -115,37 +120,62 @@ def _apply(state: dict, event: dict) -> None:
 
 
 class Board:
-    """The progress of a whole run on the controller: every slave's latest report."""
+    """The progress of a whole run on the controller: every slave's batches.
+
+    A slave runs one batch per round. When its progress names a new start time, its
+    earlier batch is over and kept as it ended; a lost slave's batch is kept with what it
+    finished, since the rest runs again elsewhere.
+    """
 
     def __init__(self, clock=time.monotonic):
         self.clock = clock
         self.slaves: dict[str, dict] = {}
+        self.earlier: dict[str, list[dict]] = {}
         self.since: float | None = None
 
     def update(self, slave: str, progress: dict) -> bool:
         """Record a slave's progress; True when something new finished."""
         if self.since is None:
             self.since = self.clock()
-        before = self.slaves.get(slave, {}).get("done", 0)
-        self.slaves[slave] = progress if isinstance(progress, dict) else {}
-        return self.slaves[slave].get("done", 0) != before
+        progress = progress if isinstance(progress, dict) else {}
+        current = self.slaves.get(slave)
+        if current is not None and current.get("started") != progress.get("started"):
+            self.earlier.setdefault(slave, []).append(current)
+            current = None
+        before = (current or {}).get("done", 0)
+        self.slaves[slave] = progress
+        return progress.get("done", 0) != before
+
+    def settle(self, healthy: list[str]) -> None:
+        """End the batches of the slaves that are not HEALTHY where they were last seen."""
+        for slave, state in self.slaves.items():
+            if slave not in healthy:
+                self.slaves[slave] = {**state, "total": _count(state.get("done"))}
+
+    def _batches(self, slave: str) -> list[dict]:
+        return [*self.earlier.get(slave, []), self.slaves[slave]]
+
+    def _slave_counts(self, slave: str) -> tuple[int, int]:
+        batches = self._batches(slave)
+        done = sum(_count(state.get("done")) for state in batches)
+        return done, sum(_count(state.get("total")) for state in batches)
 
     def totals(self) -> tuple[int, int, dict]:
         done, total, by_status = 0, 0, dict.fromkeys(STATUSES, 0)
-        for state in self.slaves.values():
-            done += _count(state.get("done"))
-            total += _count(state.get("total"))
-            for status, count in (state.get("by_status") or {}).items():
-                if status in by_status:
-                    by_status[status] += _count(count)
+        for slave in self.slaves:
+            slave_done, slave_total = self._slave_counts(slave)
+            done, total = done + slave_done, total + slave_total
+            for state in self._batches(slave):
+                for status, count in (state.get("by_status") or {}).items():
+                    if status in by_status:
+                        by_status[status] += _count(count)
         return done, total, by_status
 
     def line(self) -> str:
         done, total, by_status = self.totals()
         counts = ", ".join(f"{n} {s}" for s, n in by_status.items() if n)
         slaves = ", ".join(
-            f"{name} {_count(s.get('done'))}/{_count(s.get('total'))}"
-            for name, s in sorted(self.slaves.items())
+            "{} {}/{}".format(name, *self._slave_counts(name)) for name in sorted(self.slaves)
         )
         elapsed = self.clock() - (self.since or self.clock())
         text = f"PYTI {done}/{total} VMs done"

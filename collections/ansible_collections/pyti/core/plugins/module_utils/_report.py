@@ -45,6 +45,7 @@ SOURCES = ("pypi", "local")
 
 TAIL_LIMIT = 8 * 1024
 REASON_LIMIT = 4 * 1024
+ATTEMPTS_LIMIT = 8
 MESSAGE_LIMIT = 2 * 1024
 FAILURES_LIMIT = 50
 TASKS_LIMIT = 32
@@ -144,6 +145,24 @@ def _tasks(value: object) -> list[dict]:
     return [normalise_task(raw) for raw in value[:TASKS_LIMIT] if isinstance(raw, Mapping)]
 
 
+def _attempt(raw: Mapping, slave: object) -> dict:
+    attempt = {"slave": one_line(slave if slave is not None else raw.get("slave")) or ""}
+    _apply_status(attempt, raw)
+    attempt["time"] = one_line(raw.get("time") or raw.get("finished") or raw.get("started"))
+    attempt["duration_s"] = to_number(raw.get("duration_s"))
+    return attempt
+
+
+def _attempts(raw: Mapping, slave: object) -> list[dict]:
+    """The attempts a result records; a result that records none was its own only attempt."""
+    value = raw.get("attempts")
+    if isinstance(value, list | tuple) and value:
+        entries = [item for item in value[-ATTEMPTS_LIMIT:] if isinstance(item, Mapping)]
+        if entries:
+            return [_attempt(entry, None) for entry in entries]
+    return [_attempt(raw, slave)]
+
+
 def split_spec(spec: str | None) -> tuple[str, str | None]:
     """Name and pinned version of a requirement spec such as six==1.16.0."""
     name, _sep, version = (spec or "").partition("==")
@@ -168,6 +187,7 @@ def normalise_result(raw: object, slave: object) -> dict:
     result["tasks"] = _tasks(raw.get("tasks"))
     result["rejected"] = _rejected(raw.get("rejected"))
     result["reused_from"] = safe_run_id(raw.get("reused_from")) if raw.get("reused_from") else None
+    result["attempts"] = _attempts(raw, slave)
 
     # A result without a distribution name still needs one to be listed and sorted.
     if not result["distribution"]:
@@ -210,7 +230,7 @@ def _fallback_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-noid")
 
 
-def infra_result(job: Mapping, driver: str | None, reason: str) -> dict:
+def infra_result(job: Mapping, driver: str | None, reason: str, time: str | None = None) -> dict:
     """The error result that stands for a job whose slave never returned one."""
     name, version = split_spec(job.get("distribution"))
     if "/" in name:  # a local archive: its file name reads better than its path
@@ -225,8 +245,24 @@ def infra_result(job: Mapping, driver: str | None, reason: str) -> dict:
         "status": "error",
         "reason": reason,
         "failure_kind": "infra",
+        "time": time,
     }
     return normalise_result(raw, job.get("slave"))
+
+
+def with_earlier(result: dict, earlier: list[dict]) -> dict:
+    """RESULT after the EARLIER attempts of its job, which ended elsewhere without a verdict.
+
+    A result that is an infrastructure fault again names every earlier fault in its
+    reason, so that the evidence of each attempt reads in one place.
+    """
+    if not earlier:
+        return result
+    result = {**result, "attempts": [*earlier, *result["attempts"]][-ATTEMPTS_LIMIT:]}
+    if result["failure_kind"] == "infra":
+        also = "; ".join(f"{a['slave']}: {a['reason']}" for a in earlier)
+        result["reason"] = clean_text(f"{result['reason']} (earlier, on {also})", REASON_LIMIT)
+    return result
 
 
 # ---------------------------------------------------------------------------
@@ -242,8 +278,9 @@ class RunCollector:
 
     def __init__(self) -> None:
         self.run: dict | None = None
-        self.results: dict[tuple[str, str], dict] = {}
-        self.failures: dict[str, tuple[int, str]] = {}
+        self.results: dict[str, dict] = {}
+        self.failures: dict[str, tuple[int, str, str]] = {}
+        self.earlier: dict[str, list[dict]] = {}
         self.interrupted = False
 
     @property
@@ -253,15 +290,42 @@ class RunCollector:
     def add_run(self, raw: object) -> None:
         self.run = normalise_run(raw)
 
-    def add_results(self, slave: str, raw_results: object) -> None:
-        """Take a pyti_results list; a later result for the same job replaces the earlier."""
+    def add_results(self, slave: str, raw_results: object) -> list[dict]:
+        """Take a pyti_results list; a later result for the same job replaces the earlier.
+
+        Returns the results as the report holds them, earlier attempts included.
+        """
         if not isinstance(raw_results, list | tuple):
-            return
+            return []
+        taken = []
         for raw in raw_results:
             if isinstance(raw, Mapping):
                 result = normalise_result(raw, slave)
                 key = result["job"] or f"#{len(self.results)}"
-                self.results[(result["slave"], key)] = result
+                self.results[key] = with_earlier(result, self.earlier.get(key, []))
+                taken.append(self.results[key])
+        return taken
+
+    def add_retries(self, raw_jobs: object) -> None:
+        """Take the jobs planned again on other slaves: their first attempt is over.
+
+        Each job's attempt so far is the result its first slave returned or, when there
+        is none, an infra error that says how that slave was lost.
+        """
+        if not isinstance(raw_jobs, list | tuple):
+            return
+        planned = {job["id"]: job for job in self.run["jobs"]} if self.run else {}
+        for job in filter(None, map(_normalise_job, raw_jobs)):
+            first = planned.get(job["id"])
+            if first is None or first["slave"] == job["slave"]:
+                continue
+            before = self.results.pop(job["id"], None)
+            if before is None:
+                before = infra_result(
+                    first, self.run["driver"], self._why(first), self._when(first)
+                )
+            self.earlier[job["id"]] = before["attempts"]
+            first["slave"] = job["slave"]
 
     def host_unreachable(self, slave: str, msg: object) -> None:
         reason = f"infra: slave {slave} unreachable: {_message(msg)}"
@@ -273,14 +337,24 @@ class RunCollector:
         self._add_failure(slave, _IGNORED if ignored else _FAILED, reason)
 
     def _add_failure(self, slave: str, weight: int, reason: str) -> None:
-        if weight > self.failures.get(slave, (0, ""))[0]:
-            self.failures[slave] = (weight, clean_text(reason, REASON_LIMIT))
+        if weight > self.failures.get(slave, (0, "", ""))[0]:
+            found = datetime.now(UTC).isoformat(timespec="seconds")
+            self.failures[slave] = (weight, clean_text(reason, REASON_LIMIT), found)
 
     def missing_results(self) -> list[dict]:
         """Error results for the jobs no slave returned a result for."""
-        done = {job for _slave, job in self.results}
-        missing = [job for job in self.run["jobs"] if job["id"] not in done]
-        return [infra_result(job, self.run["driver"], self._why(job)) for job in missing]
+        missing = [job for job in self.run["jobs"] if job["id"] not in self.results]
+        return [
+            with_earlier(
+                infra_result(job, self.run["driver"], self._why(job), self._when(job)),
+                self.earlier.get(job["id"], []),
+            )
+            for job in missing
+        ]
+
+    def _when(self, job: Mapping) -> str | None:
+        failure = self.failures.get(job["slave"])
+        return failure[2] if failure else None
 
     def _why(self, job: Mapping) -> str:
         if self.interrupted:
@@ -350,12 +424,27 @@ def sum_tests(results: Iterable[Mapping]) -> dict[str, int]:
 
 
 def _by_slave(results: list[Mapping]) -> dict[str, dict]:
+    """Per slave: the statuses and time of the results it produced, and its attempts.
+
+    A slave's attempts include those that ended in an infrastructure fault and were made
+    again elsewhere (infra), a lost slave's included. A reused result made its attempts
+    in an earlier run: they count there, not here.
+    """
     slaves: dict[str, dict] = {}
+
+    def entry(slave: str) -> dict:
+        empty = {**dict.fromkeys(STATUSES, 0), "duration_s": 0, "attempts": 0, "infra": 0}
+        return slaves.setdefault(slave, empty)
+
     for result in results:
-        entry = slaves.setdefault(result["slave"], {**dict.fromkeys(STATUSES, 0), "duration_s": 0})
-        entry[result["status"]] += 1
-        entry["duration_s"] = round(entry["duration_s"] + result["duration_s"], 3)
-    return slaves
+        counts = entry(result["slave"])
+        counts[result["status"]] += 1
+        counts["duration_s"] = round(counts["duration_s"] + result["duration_s"], 3)
+        for attempt in [] if result["reused_from"] else result["attempts"]:
+            counts = entry(attempt["slave"])
+            counts["attempts"] += 1
+            counts["infra"] += attempt["failure_kind"] == "infra"
+    return dict(sorted(slaves.items(), key=lambda item: natural_key(item[0])))
 
 
 def summarise(results: list[Mapping]) -> dict:
@@ -404,6 +493,7 @@ def summary_lines(report: Mapping, paths: Iterable[str] = ()) -> list[tuple[str,
     """Lines of the end-of-play table, each with the status that colours it (or None)."""
     results = report["results"]
     run = report["run"]
+    by_slave = report["summary"]["by_slave"]
     rows = [_row(result) for result in results]
     header = ["distribution", "python", "slave", "status", "tests p/f/e/s"]
     widths = [
@@ -415,9 +505,18 @@ def summary_lines(report: Mapping, paths: Iterable[str] = ()) -> list[tuple[str,
     for result, row in zip(results, rows, strict=True):
         reason = one_line(result["reason"], 100) or ""
         lines.append((f"  {_fit(row, widths)}  {reason}".rstrip(), result["status"]))
+    lines.extend((_slave_line(slave, counts), None) for slave, counts in by_slave.items())
     lines.append((_totals_line(report["summary"]), None))
     lines.extend((f"Report: {path}", None) for path in paths)
     return lines
+
+
+def _slave_line(slave: str, counts: Mapping) -> str:
+    statuses = ", ".join(f"{counts[status]} {status}" for status in STATUSES if counts[status])
+    line = f"  {slave}: {statuses or 'no result'} in {counts['duration_s']:.1f} s of VMs"
+    if counts["infra"]:
+        line += f"; {counts['infra']} of its {counts['attempts']} attempts were infra faults"
+    return line
 
 
 def _totals_line(summary: Mapping) -> str:

@@ -138,13 +138,21 @@ def _counts_row(label: str, counts: Mapping, extra: str = "") -> str:
     return f"<tr><th>{_e(label)}</th>{cells}{extra}</tr>"
 
 
+def _slave_extra(counts: Mapping) -> str:
+    """A slave's time, and its attempts with those that ended in an infrastructure fault."""
+    return (
+        f'<td class="num">{_duration(counts["duration_s"])}</td>'
+        f'<td class="num">{counts["attempts"]}</td><td class="num">{counts["infra"]}</td>'
+    )
+
+
 def _summary(report: Mapping) -> str:
     summary = report["summary"]
     head = "".join(f"<th>{status}</th>" for status in STATUSES)
     tests = " / ".join(f"{summary['tests'][name]} {name}" for name in TEST_COUNTS)
     rows = [_counts_row("Results", summary["results"]), _counts_row("Tasks", summary["tasks"])]
     slaves = [
-        _counts_row(slave, counts, f'<td class="num">{_duration(counts["duration_s"])}</td>')
+        _counts_row(slave, counts, _slave_extra(counts))
         for slave, counts in summary["by_slave"].items()
     ]
     return (
@@ -153,7 +161,8 @@ def _summary(report: Mapping) -> str:
         f'<p id="totals">Tests: {tests}. Without tests: {summary["no_tests"]}. '
         f"Not the package's fault (infra): {summary['infra']}. "
         f"Results not trusted: {summary['unverified']}.</p>\n"
-        f'<table id="by-slave"><thead><tr><th>Slave</th>{head}<th>Duration</th></tr></thead>'
+        f'<table id="by-slave"><thead><tr><th>Slave</th>{head}<th>Duration</th>'
+        "<th>Attempts</th><th>Infra faults</th></tr></thead>"
         f"<tbody>{''.join(slaves)}</tbody></table>\n"
     )
 
@@ -208,7 +217,7 @@ def _result_row(result: Mapping, columns: list[str]) -> str:
         f"<td>{_e(result['distribution'])}</td>",
         f"<td>{_e(result['version'])}</td>",
         f"<td>{_e(result['python'])}</td>",
-        f"<td>{_e(result['slave'])}</td>",
+        f"<td>{_e(_slave_text(result))}</td>",
         f'<td class="status st-{status}" data-sort="{status}">{status_text}</td>',
     ]
     cells += [_task_cell(result, tasks.get(name)) for name in columns]
@@ -218,6 +227,12 @@ def _result_row(result: Mapping, columns: list[str]) -> str:
     raw = f'<a href="{_href("raw", result["raw_dir"])}/">raw</a>' if result["raw_dir"] else ""
     cells.append(f"<td>{raw}</td>")
     return f'<tr class="result st-{status}" data-status="{status}">{"".join(cells)}</tr>'
+
+
+def _slave_text(result: Mapping) -> str:
+    """The slave of a result, and those of its earlier attempts."""
+    earlier = [attempt["slave"] for attempt in result["attempts"][:-1]]
+    return f"{result['slave']} (after {', '.join(earlier)})" if earlier else result["slave"]
 
 
 def _result_tests(result: Mapping) -> dict[str, int] | None:

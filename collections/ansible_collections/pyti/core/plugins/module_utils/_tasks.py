@@ -79,7 +79,8 @@ def judge(
         return _with_limit(_fail(record, "timeout", reason, "task"), execution.limit, limits)
     head = bytes(execution.output.head[:200])
     if execution.rc != 0 and head.startswith(SANDBOX_MARKERS):
-        return _fail(record, "error", f"sandbox: {last_line(execution.output)}", "sandbox")
+        reason = f"infra: the VM did not start: {last_line(execution.output)}"
+        return _fail(record, "error", reason, "infra")
     claimed, problem = evidence
     problem = problem or _disagreement(claimed, execution)
     if problem:

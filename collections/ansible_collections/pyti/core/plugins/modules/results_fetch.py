@@ -9,8 +9,8 @@ module: results_fetch
 short_description: Bring the raw results of a run from a slave to the controller
 description:
   - Packs the raw results that M(pyti.core.task_run) accepted from the slave's VMs into one
-    archive, fetches it and unpacks it into O(dest) on the controller, replacing what O(dest)
-    held before.
+    archive, fetches it and unpacks it into O(dest) on the controller. Each job's folder
+    replaces the one O(dest) held before; the folders of other jobs stay.
   - The controller unpacks the archive as untrusted data, keeping regular files and folders
     only, with no links and nothing outside O(dest).
   - Then removes the archive from the slave, and the run's folder too unless O(keep) is set.

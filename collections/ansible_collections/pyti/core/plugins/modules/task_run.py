@@ -103,6 +103,9 @@ notes:
     fixed size and inode count; a task that hits a limit is an C(error) or C(timeout) result
     whose reason names the limit.
   - Every run with at least one job reports a change.
+  - A VM that did not start, and a job that the slave's own files failed (a full disk), end
+    as an C(error) of failure kind C(infra), never as the distribution's failure;
+    M(pyti.core.run_replan) plans such jobs again on another slave.
 seealso:
   - module: pyti.core.results_fetch
 """
@@ -182,6 +185,10 @@ pyti_results:
     duration_s:
       description: Seconds the job took.
       type: float
+    finished:
+      description: When the job ended, in UTC, ISO 8601.
+      type: str
+      sample: "2026-12-04T16:10:42+00:00"
 raw_dir:
   description: The slave folder that holds the raw results of the run.
   returned: success
@@ -253,6 +260,8 @@ def main():
         results = batch.run(jobs_with_keys(p["jobs"], p["keys"]), p["capacity"])
     except PytiError as exc:
         module.fail_json(msg=exc.msg, **exc.context)
+    except OSError as exc:
+        module.fail_json(msg=f"Running the VMs failed on slave {p['slave_name']}: {exc}")
     module.exit_json(
         changed=bool(results), pyti_results=results, raw_dir=batch.raw_root, leftovers=leftovers
     )

@@ -43,3 +43,15 @@ def test_board_ignores_hostile_counts():
     board = _progress.Board(clock=lambda: 0.0)
     board.update("s1", {"total": "many", "done": -3, "by_status": {"passed": True, "evil": 9}})
     assert board.totals() == (0, 0, dict.fromkeys(_progress.STATUSES, 0))
+
+
+def test_board_adds_a_slaves_second_batch_and_ends_a_lost_slaves_batch():
+    board = _progress.Board(clock=lambda: 0.0)
+    board.update("s1", {"started": 1.0, "total": 2, "done": 2, "by_status": {"passed": 2}})
+    board.update("s2", {"started": 1.5, "total": 2, "done": 0, "by_status": {}})
+    assert board.totals()[:2] == (2, 4)
+    board.settle(["s1"])
+    assert board.totals()[:2] == (2, 2)
+    assert not board.update("s1", {"started": 9.0, "total": 2, "done": 0, "by_status": {}})
+    assert board.update("s1", {"started": 9.0, "total": 2, "done": 2, "by_status": {"failed": 2}})
+    assert board.line() == "PYTI 4/4 VMs done (2 passed, 2 failed); s1 4/4, s2 0/0; 0m00s elapsed"

@@ -223,9 +223,9 @@ def test_summary_counts(run_payload, localhost_results, slave2_results):
         "unverified": 0,
         "by_slave": {
             "localhost": {"passed": 1, "failed": 1, "error": 0, "timeout": 0, "skipped": 0,
-                          "duration_s": 9.0},
+                          "duration_s": 9.0, "attempts": 2, "infra": 0},
             "slave2": {"passed": 0, "failed": 0, "error": 1, "timeout": 1, "skipped": 0,
-                       "duration_s": 4.5},
+                       "duration_s": 4.5, "attempts": 2, "infra": 1},
         },
     }  # fmt: skip
 
@@ -443,3 +443,148 @@ def test_interrupted_run_names_the_jobs_it_never_finished(run_payload):
     assert report["run"]["interrupted"] is True
     reasons = {r["reason"] for r in report["results"]}
     assert reasons == {"infra: the run was interrupted before this job finished"}
+
+
+# ---------------------------------------------------------------------------
+# Attempts: jobs that ran again on another slave
+# ---------------------------------------------------------------------------
+
+UNREACHABLE = "ssh: connect to host slave2 port 22: Connection refused"
+
+
+def _moved(run_payload, job_id, slave="localhost"):
+    (job,) = [j for j in run_payload["jobs"] if j["id"] == job_id]
+    return {**job, "slave": slave, "retry_of": job["slave"], "attempt": 2}
+
+
+def test_a_lost_slaves_job_that_ran_elsewhere_records_both_attempts(
+    report_schema, run_payload, localhost_results, result_payload
+):
+    collector = collect(run_payload, localhost=localhost_results)
+    collector.host_unreachable("slave2", UNREACHABLE)
+    collector.add_retries([_moved(run_payload, "j0003"), _moved(run_payload, "j0004")])
+    again = [
+        result_payload("j0003", "broken", "0.1", "3.9", finished="2026-12-04T16:15:00+00:00"),
+        result_payload("j0004", "six", "1.16.0", "3.9", "failed", failure_kind="task"),
+    ]
+    collector.add_results("localhost", again)
+    report = collector.build(FINISHED, "c")
+    assert_valid(report, report_schema)
+
+    results = {r["job"]: r for r in report["results"]}
+    assert len(results) == 4
+    first, second = results["j0003"]["attempts"]
+    assert (first["slave"], first["status"], first["failure_kind"], first["reason"]) == (
+        "slave2",
+        "error",
+        "infra",
+        f"infra: slave slave2 unreachable: {UNREACHABLE}",
+    )
+    assert first["time"].endswith("+00:00")
+    assert second == {
+        "slave": "localhost",
+        "status": "passed",
+        "reason": None,
+        "failure_kind": None,
+        "time": "2026-12-04T16:15:00+00:00",
+        "duration_s": 4.5,
+    }
+    assert (results["j0003"]["slave"], results["j0003"]["status"]) == ("localhost", "passed")
+    assert results["j0004"]["status"] == "failed"
+    assert [len(r["attempts"]) for r in report["results"]] == [1, 2, 2, 1]
+
+    by_slave = report["summary"]["by_slave"]
+    assert by_slave["slave2"] == {
+        "passed": 0, "failed": 0, "error": 0, "timeout": 0, "skipped": 0,
+        "duration_s": 0, "attempts": 2, "infra": 2,
+    }  # fmt: skip
+    assert (by_slave["localhost"]["attempts"], by_slave["localhost"]["passed"]) == (4, 2)
+    assert report["summary"]["infra"] == 0
+
+
+def test_an_infra_fault_that_repeats_elsewhere_gives_the_evidence_of_both(
+    report_schema, run_payload, result_payload
+):
+    fault = "infra: the VM did not start: bwrap: Can't mkdir /vm/home: No space left on device"
+    first = result_payload("j0004", "six", "1.16.0", "3.9", "error", tasks=[])
+    first.update(reason=fault, failure_kind="infra")
+    collector = collect(run_payload, slave2=[first])
+    collector.add_retries([_moved(run_payload, "j0004")])
+    again = {**first, "reason": "infra: slave localhost: [Errno 28] No space left on device"}
+    collector.add_results("localhost", [again])
+    collector.add_results("localhost", [again])  # the same result twice counts once
+
+    report = collector.build(FINISHED, "c")
+    assert_valid(report, report_schema)
+    (result,) = [r for r in report["results"] if r["job"] == "j0004"]
+    assert (result["slave"], result["status"], result["failure_kind"]) == (
+        "localhost",
+        "error",
+        "infra",
+    )
+    assert result["reason"] == (
+        f"infra: slave localhost: [Errno 28] No space left on device (earlier, on slave2: {fault})"
+    )
+    assert [(a["slave"], a["reason"]) for a in result["attempts"]] == [
+        ("slave2", fault),
+        ("localhost", "infra: slave localhost: [Errno 28] No space left on device"),
+    ]
+    assert report["summary"]["infra"] == 4  # j0004, and j0001 to j0003 that never came
+
+
+def test_a_retry_whose_second_slave_is_lost_too(run_payload, localhost_results):
+    collector = collect(run_payload, localhost=localhost_results)
+    collector.host_unreachable("slave2", UNREACHABLE)
+    collector.add_retries([_moved(run_payload, "j0003")])
+    collector.host_failed("localhost", "task_run", "killed")
+    report = collector.build(FINISHED, "c")
+    (result,) = [r for r in report["results"] if r["job"] == "j0003"]
+    assert result["slave"] == "localhost"
+    assert [(a["slave"], a["failure_kind"]) for a in result["attempts"]] == [
+        ("slave2", "infra"),
+        ("localhost", "infra"),
+    ]
+    assert result["reason"] == (
+        "infra: task_run failed on slave localhost: killed"
+        f" (earlier, on slave2: infra: slave slave2 unreachable: {UNREACHABLE})"
+    )
+
+
+def test_a_retry_that_stays_on_its_slave_or_names_no_job_is_ignored(run_payload, localhost_results):
+    collector = collect(run_payload, localhost=localhost_results)
+    collector.add_retries([_moved(run_payload, "j0001", slave="localhost"), {"x": 1}, "junk"])
+    collector.add_retries("junk")
+    results = collector.build(FINISHED, "c")["results"]
+    assert [len(r["attempts"]) for r in results] == [1, 1, 1, 1]
+
+
+def test_the_summary_shows_each_slaves_counts_and_time(run_payload, localhost_results):
+    collector = collect(run_payload, localhost=localhost_results)
+    collector.host_unreachable("slave2", UNREACHABLE)
+    lines = [line for line, _status in summary_lines(collector.build(FINISHED, "c"))]
+    assert "  localhost: 1 passed, 1 failed in 9.0 s of VMs" in lines
+    assert "  slave2: 2 error in 0.0 s of VMs; 2 of its 2 attempts were infra faults" in lines
+
+
+def test_a_reused_result_brings_its_attempts_but_they_count_in_its_own_run(
+    run_payload, result_payload
+):
+    earlier = [
+        {"slave": "slave2", "status": "error", "failure_kind": "infra", "reason": "lost"},
+        {"slave": "localhost", "status": "passed"},
+    ]
+    reused = result_payload("j0001@R0", "six", "1.16.0", "3.10", reused_from="R0")
+    reused["attempts"] = earlier
+    collector = collect({**run_payload, "jobs": []}, localhost=[reused])
+    report = collector.build(FINISHED, "c")
+    (result,) = [r for r in report["results"] if r["job"] == "j0001@R0"]
+    assert [(a["slave"], a["status"]) for a in result["attempts"]] == [
+        ("slave2", "error"),
+        ("localhost", "passed"),
+    ]
+    assert report["summary"]["by_slave"] == {
+        "localhost": {
+            "passed": 1, "failed": 0, "error": 0, "timeout": 0, "skipped": 0,
+            "duration_s": 4.5, "attempts": 0, "infra": 0,
+        }
+    }  # fmt: skip

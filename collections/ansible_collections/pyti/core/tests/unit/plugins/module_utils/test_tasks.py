@@ -111,8 +111,8 @@ def test_without_evidence_nothing_is_trusted():
 def test_marker_is_looked_for_in_the_head_not_the_tail():
     output = b"bwrap: setting up uid map\n" + b"x" * 5000 + b"\nERROR: last words\n"
     record = judge("install", execution(1, output, head=100, tail=100), {}, LIMITS, False)
-    assert (record["status"], record["failure_kind"]) == ("error", "sandbox")
-    assert record["reason"] == "sandbox: ERROR: last words"
+    assert (record["status"], record["failure_kind"]) == ("error", "infra")
+    assert record["reason"] == "infra: the VM did not start: ERROR: last words"
     assert record["output_bytes"] == len(output)
 
 
