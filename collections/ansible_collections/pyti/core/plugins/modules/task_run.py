@@ -85,6 +85,14 @@ options:
       - V(0) turns the check off.
     type: int
     default: 0
+  candidate:
+    description:
+      - In candidate mode, the C(id) of RV(pyti.core.setup_prepare#module:pyti_candidate).
+        Jobs whose C(side) is V(candidate) install from the wheelhouse in which these
+        candidates replace the released dependencies.
+      - A job of a distribution that excludes the candidate's version is not run; its result
+        is C(skipped) with C(not_applicable) set.
+    type: str
 requirements:
   - bubblewrap (C(bwrap)) and setpriv (util-linux) on the slave
   - cgroups with the memory and pids controllers on the slave
@@ -163,6 +171,14 @@ pyti_results:
     no_tests:
       description: Whether the sdist had no tests.
       type: bool
+    side:
+      description: In candidate mode, V(baseline) or V(candidate) as planned; null otherwise.
+      type: str
+    not_applicable:
+      description:
+        - In candidate mode, why the candidate side was not run (the requirement that excludes
+          the candidate); null otherwise.
+      type: str
     verified:
       description:
         - True when every task that ran in the VM has a verdict from what the slave saw
@@ -208,6 +224,7 @@ def jobs_with_keys(jobs: list[dict], keys: dict) -> list[dict]:
             "key": keys[j["distribution"]],
             "spec": j["distribution"],
             "python": j["python_info"],
+            "side": j.get("side"),
         }
         for j in jobs
     ]
@@ -233,6 +250,7 @@ def main():
             "uv": {"type": "path"},
             "uid_base": {"type": "int", "default": 990000},
             "heartbeat_timeout": {"type": "int", "default": 0},
+            "candidate": {"type": "str"},
         },
     )
     p = module.params
@@ -249,6 +267,7 @@ def main():
             p["uv"],
             heartbeat_timeout=p["heartbeat_timeout"],
             slave_name=p["slave_name"],
+            candidate=p["candidate"],
         )
         results = batch.run(jobs_with_keys(p["jobs"], p["keys"]), p["capacity"])
     except PytiError as exc:
