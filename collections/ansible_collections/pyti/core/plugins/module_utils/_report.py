@@ -42,6 +42,7 @@ FAILURE_KINDS = ("task", "setup", "sandbox", "results", "infra")
 INFRA_KINDS = frozenset({"infra", "sandbox", "setup", "results"})
 TEST_COUNTS = ("passed", "failed", "errors", "skipped")
 SOURCES = ("pypi", "local")
+SIDES = ("baseline", "candidate")
 
 TAIL_LIMIT = 8 * 1024
 REASON_LIMIT = 4 * 1024
@@ -168,6 +169,8 @@ def normalise_result(raw: object, slave: object) -> dict:
     result["tasks"] = _tasks(raw.get("tasks"))
     result["rejected"] = _rejected(raw.get("rejected"))
     result["reused_from"] = safe_run_id(raw.get("reused_from")) if raw.get("reused_from") else None
+    result["side"] = to_choice(raw.get("side"), SIDES)
+    result["not_applicable"] = clean_text(raw.get("not_applicable"), REASON_LIMIT)
 
     # A result without a distribution name still needs one to be listed and sorted.
     if not result["distribution"]:
@@ -203,6 +206,7 @@ def normalise_run(raw: object) -> dict:
         "limits": limits if isinstance(limits, dict) else {},
         "jobs": [job for job in map(_normalise_job, jobs) if job],
         "pyti_version": one_line(raw.get("pyti_version")) or "unknown",
+        "candidates": text_list(raw.get("candidates")),
     }
 
 
@@ -245,6 +249,7 @@ class RunCollector:
         self.results: dict[tuple[str, str], dict] = {}
         self.failures: dict[str, tuple[int, str]] = {}
         self.interrupted = False
+        self.candidate: dict | None = None
 
     @property
     def seen(self) -> bool:
@@ -252,6 +257,11 @@ class RunCollector:
 
     def add_run(self, raw: object) -> None:
         self.run = normalise_run(raw)
+
+    def add_candidate(self, raw: object) -> None:
+        """What setup_prepare says of the candidates: each one's name, version and sha256."""
+        if isinstance(raw, Mapping):
+            self.candidate = normalise_candidate(raw)
 
     def add_results(self, slave: str, raw_results: object) -> None:
         """Take a pyti_results list; a later result for the same job replaces the earlier."""
@@ -294,7 +304,26 @@ class RunCollector:
         results = list(self.results.values()) + self.missing_results()
         report = build_report(self.run, results, finished, controller)
         report["run"]["interrupted"] = self.interrupted
+        if self.run["candidates"]:
+            report["candidate"] = self.candidate or normalise_candidate(
+                {"distributions": [{"spec": spec} for spec in self.run["candidates"]]}
+            )
         return report
+
+
+def normalise_candidate(raw: Mapping) -> dict:
+    dists = raw.get("distributions") if isinstance(raw.get("distributions"), list) else []
+    return {
+        "id": one_line(raw.get("id"), 64),
+        "distributions": [
+            {
+                name: one_line(d.get(name))
+                for name in ("spec", "name", "version", "sha256", "archive")
+            }
+            for d in dists[:LIST_LIMIT]
+            if isinstance(d, Mapping)
+        ],
+    }
 
 
 def _message(msg: object) -> str:
