@@ -203,6 +203,9 @@ def test_summary_and_page_open_with_the_regression(run):
     assert "cannot import name &#x27;parse&#x27;" in page
     assert page.count('data-class="regressed"') == 1
     assert "<script" not in page
+    report_page = (run["dir"] / "report.html").read_text()
+    assert report_page.index('<h2 id="regressions">') < report_page.index('id="summary"')
+    assert report_page.count("pyti-fx-uses-parse (candidate, re-run)") == 1
     markdown = (run["dir"] / "comparison.md").read_text()
     assert "| 1 | 1 | 1 | 0 | 0 | 1 | 1 |" in markdown
 

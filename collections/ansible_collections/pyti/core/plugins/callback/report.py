@@ -235,7 +235,7 @@ class CallbackModule(CallbackBase):
         files = {
             "report.json": to_json(report),
             "report.xml": to_junit(report),
-            "report.html": to_html(report),
+            "report.html": to_html(report, lead=self._lead()),
         }
         if self._comparison is not None:
             files.update(
@@ -259,6 +259,12 @@ class CallbackModule(CallbackBase):
             latest = os.path.join(report_dir, "latest")
             self._display.error(f"Pointing {latest} at the run {run_id} failed: {exc}")
         return paths
+
+    def _lead(self) -> str:
+        """What the report page shows first: in candidate mode, the regressions."""
+        if self._comparison is None:
+            return ""
+        return _candidate_report.regressions_html(self._comparison)
 
     def _print_summary(self, report: Mapping, paths: list[str]) -> None:
         if self._comparison is not None:

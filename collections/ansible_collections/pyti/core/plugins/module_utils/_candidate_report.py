@@ -264,7 +264,8 @@ _CSS = (
 )
 
 
-def _regressions_html(comparison: Mapping) -> str:
+def regressions_html(comparison: Mapping) -> str:
+    """The regressions, each with its new failing tests and log tail, as HTML."""
     e = _compare._e
     parts = []
     for entry in comparison["pairs"]:
@@ -303,7 +304,7 @@ def to_html(comparison: Mapping) -> str:
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{_compare._CSP}">\n'
         f"<title>{title}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<h1>{title}</h1>\n"
-        f"{_regressions_html(comparison)}"
+        f"{regressions_html(comparison)}"
         f'<table id="summary"><thead><tr>{summary}</tr></thead>'
         f"<tbody><tr>{numbers}</tr></tbody></table>\n"
         f'<table id="pairs"><thead><tr>{head}<th>Reason</th></tr></thead>\n'

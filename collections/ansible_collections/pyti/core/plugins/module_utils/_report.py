@@ -415,6 +415,9 @@ def _tests_cell(result: Mapping) -> str:
 
 def _row(result: Mapping) -> list[str]:
     name = " ".join(filter(None, (result["distribution"], result["version"])))
+    if result.get("side"):
+        again = " again" if (result["job"] or "").endswith("-rerun") else ""
+        name += f" {result['side']}{again}"
     return [
         name,
         result["python_version"] or result["python"],
