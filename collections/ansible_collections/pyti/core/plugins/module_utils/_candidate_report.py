@@ -55,7 +55,7 @@ def _side(result: Mapping | None) -> dict | None:
 
 
 def _pairs(results: list[Mapping]) -> dict[tuple, dict[str, Mapping]]:
-    """Results by (distribution, python), each as {side or side + "-rerun": result}."""
+    """Results by (distribution, version, python), each as {side (+ "-rerun"): result}."""
     found: dict[tuple, dict[str, Mapping]] = {}
     for result in results:
         side = result.get("side")
@@ -63,7 +63,8 @@ def _pairs(results: list[Mapping]) -> dict[tuple, dict[str, Mapping]]:
             continue
         if (result["job"] or "").endswith(RERUN_SUFFIX):
             side += RERUN_SUFFIX
-        found.setdefault((result["distribution"], result["python"]), {})[side] = result
+        key = (result["distribution"], result["version"] or "", result["python"])
+        found.setdefault(key, {})[side] = result
     return found
 
 
@@ -108,7 +109,7 @@ def _pair_entry(key: tuple, sides: Mapping[str, Mapping]) -> dict:
     shown = cand or base
     entry = {
         "distribution": key[0],
-        "python": key[1],
+        "python": key[2],
         "version": shown["version"],
         "class": classify(sides),
         "baseline": _side(base),
@@ -123,8 +124,9 @@ def _pair_entry(key: tuple, sides: Mapping[str, Mapping]) -> dict:
             "baseline": _side(sides.get("baseline-rerun")),
             "candidate": _side(sides.get("candidate-rerun")),
         }
-    if entry["class"] == "regressed":
+    if entry["class"] in ("regressed", "still failing"):
         entry["new_failures"] = new_failures(base, cand)
+    if entry["class"] == "regressed":
         entry["log_tail"] = _tail(cand)
     return entry
 
@@ -138,7 +140,7 @@ def _task_entries(key: tuple, sides: Mapping[str, Mapping], tasks: list[str]) ->
         entries.append(
             {
                 "distribution": key[0],
-                "python": key[1],
+                "python": key[2],
                 "task": name,
                 "class": _compare.classify(*pair),
                 "base": pair[0],
@@ -203,6 +205,11 @@ def summary_lines(comparison: Mapping) -> list[tuple[str, str | None]]:
             lines.append((f"  new failing tests: {', '.join(shown)}", "failed"))
         lines.extend((f"  | {line}", None) for line in (entry["log_tail"] or "").splitlines())
     for entry in comparison["pairs"]:
+        if entry["class"] == "still failing" and entry["new_failures"]:
+            shown = ", ".join(entry["new_failures"][:FAILURES_SHOWN])
+            line = f"still failing, with new failures: {entry['distribution']} {entry['version']}"
+            lines.append((f"{line} {entry['python']}: {shown}", "failed"))
+    for entry in comparison["pairs"]:
         if entry["class"] in ("flaky", "not applicable", "infra", "fixed"):
             why = entry["not_applicable"] or (entry["candidate"] or {}).get("reason") or ""
             line = f"{entry['class']}: {entry['distribution']} {entry['python']} {why}"
@@ -245,6 +252,9 @@ def _rerun_text(entry: Mapping) -> str:
 
 def _cells(entry: Mapping) -> tuple:
     why = entry["not_applicable"] or (entry["candidate"] or entry["baseline"] or {}).get("reason")
+    if entry["class"] == "still failing" and entry["new_failures"]:
+        shown = ", ".join(entry["new_failures"][:FAILURES_SHOWN])
+        why = f"{why}; failing on the candidate side only: {shown}"
     return (
         entry["class"],
         entry["distribution"],

@@ -207,3 +207,31 @@ def test_regression_lists_only_new_failures_and_writers_escape():
     assert lines[0] == "PYTI candidate candidate: 1 regressed"
     assert lines[1].startswith("REGRESSED dep 1.0 3.11: test: failed")
     assert lines[2] == "  new failing tests: t::<new>"
+
+
+def test_two_versions_of_one_distribution_are_two_pairs():
+    results = [
+        raw("j0001", "baseline"),
+        raw("j0002", "candidate"),
+        raw("j0003", "baseline", "failed"),
+        raw("j0004", "candidate", "failed"),
+    ]
+    results[2]["version"] = results[3]["version"] = "0.9"
+    normalised = [normalise_result(r, "s1") for r in results]
+    report = {"run": {"id": "r1", "started": None, "tasks": ["install", "test"]}}
+    comparison = _candidate_report.compare({**report, "results": normalised}, {"id": "c"})
+    got = sorted((e["version"], e["class"]) for e in comparison["pairs"])
+    assert got == [("0.9", "still failing"), ("1.0", "still passing")]
+
+
+def test_still_failing_pair_names_tests_failing_on_the_candidate_side_only():
+    results = [
+        raw("j0001", "baseline", "failed", failures=["t::a"]),
+        raw("j0002", "candidate", "failed", failures=["t::a", "t::b"]),
+    ]
+    normalised = [normalise_result(r, "s1") for r in results]
+    report = {"run": {"id": "r1", "started": None, "tasks": ["install", "test"]}}
+    comparison = _candidate_report.compare({**report, "results": normalised}, {"id": "c"})
+    (entry,) = comparison["pairs"]
+    assert (entry["class"], entry["new_failures"]) == ("still failing", ["t::b"])
+    assert "failing on the candidate side only: t::b |" in _candidate_report.to_markdown(comparison)
