@@ -132,17 +132,20 @@ def _pair_entry(key: tuple, sides: Mapping[str, Mapping]) -> dict:
 
 
 def _task_entries(key: tuple, sides: Mapping[str, Mapping], tasks: list[str]) -> list[dict]:
+    """One entry per task of the pair's first run, classed as pyti.core compares two runs."""
     base, cand = sides.get("baseline"), sides.get("candidate")
     names = [t["name"] for t in (base or cand)["tasks"]] or tasks
     entries = []
+    not_applicable = cand is not None and bool(cand.get("not_applicable"))
     for name in names:
         pair = _compare._lookup(base, name), _compare._lookup(cand, name)
         entries.append(
             {
                 "distribution": key[0],
+                "version": key[1] or None,
                 "python": key[2],
                 "task": name,
-                "class": _compare.classify(*pair),
+                "class": "not applicable" if not_applicable else _compare.classify(*pair),
                 "base": pair[0],
                 "head": pair[1],
             }

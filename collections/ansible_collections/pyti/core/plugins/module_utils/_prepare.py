@@ -276,41 +276,56 @@ class Preparer:
         return dict(zip(specs, keys, strict=True))
 
     def _candidate(self, spec: str, uid: int) -> dict:
-        """Build one candidate's wheel per python; PrepareError when it cannot be built."""
+        """Build one candidate's wheel per python; PrepareError when it cannot be built.
+
+        A pinned spec that was acquired before and whose wheels are in the store is reused.
+        """
+        known = self.store.acquired(spec)
+        dist = self.store.read_dist(known["key"]) if known else None
+        wheels = dict((dist or {}).get("candidate_wheels") or {})
+        if dist and all(p["series"] in wheels for p in self.pythons):
+            return _candidate_entry(spec, dist, wheels)
         ws = self._workspace(uid)
         try:
-            dist = self._acquire(spec, ws)
+            dist = dist or self._known_or_fresh(self._acquire(spec, ws))
             if dist.get("error"):
                 raise PrepareError(
                     f"pyti_candidate: {spec!r} cannot be used: {dist['error']['reason']}",
                     field="pyti_candidate",
                     value=spec,
                 )
-            wheels = {}
+            wheels.update(dist.get("candidate_wheels") or {})
+            self._copy_archive(dist, ws)
             for python in self.pythons:
-                for entry in os.listdir(os.path.join(ws.path, "built")):
-                    os.remove(os.path.join(ws.path, "built", entry))
-                try:
-                    wheels[python["series"]] = self.store.add_wheel(
-                        self._wheel_of(dist, ws, python)
-                    )
-                except StepFailed as exc:
-                    raise PrepareError(
-                        f"pyti_candidate: building {spec!r} for Python {python['series']} "
-                        f"failed: {exc.tail}",
-                        field="pyti_candidate",
-                        value=spec,
-                    ) from None
+                if python["series"] not in wheels:
+                    wheels[python["series"]] = self._candidate_wheel(spec, dist, ws, python)
         finally:
             ws.remove()
-        return {
-            "spec": spec,
-            "name": dist["name"],
-            "version": dist["version"],
-            "sha256": dist["sha256"],
-            "archive": dist["archive"],
-            "wheels": wheels,
-        }
+        with self.store.lock:
+            dist["candidate_wheels"] = wheels
+            self.store.write_dist(dist)
+            self.store.remember(spec, dist["key"])
+        return _candidate_entry(spec, dist, wheels)
+
+    def _candidate_wheel(self, spec: str, dist: dict, ws: Workspace, python: dict) -> str:
+        for entry in os.listdir(os.path.join(ws.path, "built")):
+            os.remove(os.path.join(ws.path, "built", entry))
+        try:
+            return self.store.add_wheel(self._wheel_of(dist, ws, python))
+        except StepFailed as exc:
+            raise PrepareError(
+                f"pyti_candidate: building {spec!r} for Python {python['series']} "
+                f"failed: {exc.tail}",
+                field="pyti_candidate",
+                value=spec,
+            ) from None
+
+    def _copy_archive(self, dist: dict, ws: Workspace) -> None:
+        archive = os.path.join(ws.path, "dl", dist["archive"])
+        if not os.path.exists(archive):
+            shutil.copyfile(
+                os.path.join(self.store.dist_dir(dist["key"]), dist["archive"]), archive
+            )
 
     def _workspace(self, uid: int) -> Workspace:
         return Workspace(self.store, uid, self.limits, self.find_links)
@@ -430,11 +445,7 @@ class Preparer:
     def _build_all(self, dist: dict, ws: Workspace) -> None:
         if dist.get("error"):
             return
-        archive = os.path.join(ws.path, "dl", dist["archive"])
-        if not os.path.exists(archive):
-            shutil.copyfile(
-                os.path.join(self.store.dist_dir(dist["key"]), dist["archive"]), archive
-            )
+        self._copy_archive(dist, ws)
         for python in self._missing(dist):
             series = python["series"]
             base = dist["pythons"].get(series)
@@ -537,6 +548,18 @@ class Preparer:
         if len(wheels) != 1:
             raise StepFailed(0, f"the build gave {len(wheels)} wheels, expected one")
         return wheels[0]
+
+
+def _candidate_entry(spec: str, dist: dict, wheels: dict) -> dict:
+    """What the run knows of a candidate: its identity and its wheel per python series."""
+    return {
+        "spec": spec,
+        "name": dist["name"],
+        "version": dist["version"],
+        "sha256": dist["sha256"],
+        "archive": dist["archive"],
+        "wheels": wheels,
+    }
 
 
 def _unfinished(variant: dict | None) -> bool:

@@ -158,6 +158,13 @@ def test_pair_classes(first, again, expected):
 def test_infra_and_not_applicable_pairs():
     na = raw("j0002", "candidate", "skipped", not_applicable="dep 1.0 requires libx<2")
     assert pair_class(raw("j0001", "baseline"), na) == "not applicable"
+    report = {"run": {"id": "r1", "started": None, "tasks": ["install", "test"]}}
+    report["results"] = [normalise_result(r, "s1") for r in (raw("j0001", "baseline"), na)]
+    comparison = _candidate_report.compare(report, {"id": "c"})
+    assert [(e["task"], e["class"]) for e in comparison["entries"]] == [
+        ("install", "not applicable"),
+        ("test", "not applicable"),
+    ]
     infra = raw("j0002", "candidate", "error", kind="setup")
     assert pair_class(raw("j0001", "baseline"), infra) == "infra"
     assert pair_class(raw("j0001", "baseline")) == "infra"
