@@ -16,6 +16,7 @@ description:
     namespace, no capabilities and an unprivileged uid. It sees the interpreter's prefix,
     C(/usr), the runner, its own distribution's archive and wheels read-only, and its own
     scratch dir writable; nothing of the slave's home dirs, keys or other VMs.
+  - Each step in a VM finds the VM's name, the run id and the job id, in C(PYTI_VM).
   - Before the first VM, clears what a crashed earlier run left on the slave.
   - The exit status, duration and output of each task are observed from outside the VM.
   - Inside the VM, a recorder runs each step of a task as the VM's uid, takes the step's
