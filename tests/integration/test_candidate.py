@@ -140,6 +140,13 @@ def test_regression_was_run_again_and_names_the_new_failures(run):
 
 
 def test_flaky_pair_disagreed_on_its_rerun(run):
+    """The flaky dependent fails on the candidate's first run only, and so is not regressed.
+
+    Its test reads the VM's name (PYTI_VM, see FLAKY_TEST): a real value that differs
+    between a job and its re-run, rather than a counter, which a disposable VM cannot keep,
+    or a random draw, which would make the class itself random. The harness tells the test
+    nothing about re-runs; the class follows from what the four runs really did.
+    """
     entry = pair(run, "pyti-fx-flaky")
     first = (entry["baseline"]["status"], entry["candidate"]["status"])
     again = (entry["rerun"]["baseline"]["status"], entry["rerun"]["candidate"]["status"])
