@@ -66,6 +66,12 @@ class RecordingHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - the name http.server uses
         self.server.requests.append(self.path)
 
+    def end_headers(self):
+        # Without it Chromium may take the page from its cache, by the heuristic freshness
+        # that Last-Modified allows, and a test that counts requests would see none.
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
 
 @pytest.fixture(scope="module")
 def server(run):

@@ -24,6 +24,7 @@ ARGSPEC = {
     "resume": {"type": "bool", "default": False},
     "rerun": {"type": "raw"},
     "rerun_of": {"type": "str", "default": "latest"},
+    "candidate": {"type": "raw"},
 }
 RERUN_CHOICES = ("failed",)
 
@@ -54,11 +55,21 @@ class ActionModule(ActionBase):
         driver = _config.check_driver(args["driver"])
         limits = _limits.check(args["limits"])
         slaves = self._slaves(args["slaves"], task_vars)
+        candidates = _config.check_candidates(args["candidate"], base_dir)
         jobs, lacking = _config.job_matrix(specs, pythons, slaves)
         if lacking:
             raise ConfigError(
                 self._lacking_msg(lacking, slaves), field="pyti_pythons", value=lacking
             )
+        if candidates and (args["resume"] or args["rerun"] is not None):
+            raise ConfigError(
+                "pyti_candidate: a candidate run cannot be resumed or re-run "
+                "(pyti_resume, pyti_rerun); start it anew",
+                field="pyti_candidate",
+                value=candidates,
+            )
+        if candidates:
+            jobs = _config.candidate_jobs(jobs)
         run = {
             "id": _config.new_run_id(),
             "pyti_version": PYTI_VERSION,
@@ -72,6 +83,7 @@ class ActionModule(ActionBase):
             "jobs": jobs,
             "report_dir": os.path.abspath(args["report_dir"]),
             "reused": [],
+            "candidates": candidates,
         }
         if args["resume"] or args["rerun"] is not None:
             previous = self._rerun_report(args, run["report_dir"])

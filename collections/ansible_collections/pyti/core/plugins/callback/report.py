@@ -17,6 +17,9 @@ description:
     M(pyti.core.run_replan) planned them again on another slave; each result lists its
     attempts, the lost ones included.
   - Prints a table of the results after the play recap.
+  - In candidate mode (a run with candidates), also writes C(comparison.json),
+    C(comparison.md) and C(comparison.html) that class each (distribution, python) pair of
+    baseline and candidate results, and opens the printed summary with the regressions.
   - Writes nothing for a playbook that did not run M(pyti.core.run_config).
 author:
   - PYTI developers (!UNKNOWN)
@@ -61,6 +64,7 @@ from functools import partial
 
 from ansible import constants as C
 from ansible.plugins.callback import CallbackBase
+from ansible_collections.pyti.core.plugins.module_utils import _candidate_report
 from ansible_collections.pyti.core.plugins.module_utils._report import (
     RunCollector,
     link_latest,
@@ -119,6 +123,7 @@ class CallbackModule(CallbackBase):
         self._collector = RunCollector()
         self._raw_run: Mapping = {}
         self._written = False
+        self._comparison = None
         self._main_pid = os.getpid()
         self._chain_signals()
         self.write_failed = False
@@ -136,6 +141,8 @@ class CallbackModule(CallbackBase):
                 self._take_run(payload["pyti_run"])
             if "pyti_retry" in payload:
                 self._take_retry(payload["pyti_retry"])
+            if payload.get("pyti_candidate"):
+                self._collector.add_candidate(payload["pyti_candidate"])
             if "pyti_results" in payload:
                 self._take_results(host, payload["pyti_results"])
             progress = payload.get("pyti_progress")
@@ -227,6 +234,9 @@ class CallbackModule(CallbackBase):
         self._written = True
         try:
             report = self._collector.build(finished=utc_now(), controller=socket.gethostname())
+            if "candidate" in report:
+                self._comparison = _candidate_report.compare(report, report["candidate"])
+                report["candidate"]["summary"] = self._comparison["summary"]
         except Exception as exc:  # noqa: BLE001 - a report bug must fail the run, not vanish
             self.write_failed = True
             self._display.error(f"Building the PYTI report failed: {type(exc).__name__}: {exc}")
@@ -244,8 +254,16 @@ class CallbackModule(CallbackBase):
         files = {
             "report.json": to_json(report),
             "report.xml": to_junit(report),
-            "report.html": to_html(report),
+            "report.html": to_html(report, lead=self._lead()),
         }
+        if self._comparison is not None:
+            files.update(
+                {
+                    "comparison.json": _candidate_report.to_json(self._comparison),
+                    "comparison.md": _candidate_report.to_markdown(self._comparison),
+                    "comparison.html": _candidate_report.to_html(self._comparison),
+                }
+            )
         try:
             paths = write_report(run_dir, files)
         except OSError as exc:
@@ -261,7 +279,16 @@ class CallbackModule(CallbackBase):
             self._display.error(f"Pointing {latest} at the run {run_id} failed: {exc}")
         return paths
 
+    def _lead(self) -> str:
+        """What the report page shows first: in candidate mode, the regressions."""
+        if self._comparison is None:
+            return ""
+        return _candidate_report.regressions_html(self._comparison)
+
     def _print_summary(self, report: Mapping, paths: list[str]) -> None:
+        if self._comparison is not None:
+            for line, status in _candidate_report.summary_lines(self._comparison):
+                self._display.display(line, color=_COLORS.get(status))
         for line, status in summary_lines(report, paths):
             self._display.display(line, color=_COLORS.get(status))
         if self.write_failed:

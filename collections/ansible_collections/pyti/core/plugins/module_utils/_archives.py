@@ -70,6 +70,7 @@ def _parse(data: bytes) -> dict:
         "Name": message.get("Name"),
         "Version": message.get("Version"),
         "Provides-Extra": message.get_all("Provides-Extra") or [],
+        "Requires-Dist": message.get_all("Requires-Dist") or [],
     }
 
 

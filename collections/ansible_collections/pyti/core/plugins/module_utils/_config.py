@@ -65,6 +65,54 @@ def check_distribution(spec: str, base_dir: str) -> str:
     return str(req)
 
 
+def check_candidates(value, base_dir: str) -> list[str]:
+    """pyti_candidate: one spec or path, or a list of them; [] when not set."""
+    if value is None or value == [] or value == "":
+        return []
+    values = value if isinstance(value, list) else [value]
+    specs = _list_of_str("pyti_candidate", values)
+    checked = [_check_candidate(spec, base_dir) for spec in specs]
+    return list(dict.fromkeys(checked))
+
+
+def _check_candidate(spec: str, base_dir: str) -> str:
+    """A candidate: an archive path that exists or a requirement spec with a name."""
+    if "://" not in spec and "@" not in spec and (spec.endswith(ARCHIVE_SUFFIXES) or "/" in spec):
+        path = os.path.abspath(os.path.join(base_dir, os.path.expanduser(spec)))
+        if not os.path.isfile(path):
+            raise ConfigError(
+                f"pyti_candidate: {spec!r} looks like a path but no such file exists",
+                field="pyti_candidate",
+                value=spec,
+            )
+        return path
+    try:
+        req = Requirement(spec)
+    except InvalidRequirement as exc:
+        raise ConfigError(
+            f"pyti_candidate: {spec!r} is not a valid requirement: {str(exc).splitlines()[0]}",
+            field="pyti_candidate",
+            value=spec,
+        ) from None
+    if req.url or req.marker or req.extras:
+        raise ConfigError(
+            f"pyti_candidate: {spec!r}: use a path, name or name==version, without "
+            "URL, marker or extras",
+            field="pyti_candidate",
+            value=spec,
+        )
+    return str(req)
+
+
+def candidate_jobs(jobs: list[dict]) -> list[dict]:
+    """Each job twice, baseline then candidate, on the same slave and python."""
+    paired = []
+    for job in jobs:
+        for side in ("baseline", "candidate"):
+            paired.append({**job, "id": f"j{len(paired) + 1:04d}", "side": side})
+    return paired
+
+
 def check_tasks(tasks) -> list[str]:
     tasks = _list_of_str("pyti_tasks", tasks)
     for task in tasks:

@@ -79,7 +79,9 @@ class Batch:
         uv: str | None,
         heartbeat_timeout: float = 0,
         slave_name: str = "localhost",
+        candidate: str | None = None,
     ):
+        """CANDIDATE: the id of the candidates whose wheelhouses the candidate side uses."""
         self.slave = slave
         self.slave_name = slave_name
         self.run_id = run_id
@@ -87,6 +89,7 @@ class Batch:
         self.tasks = tasks
         self.limits = limits
         self.uv = uv
+        self.candidate = candidate
         kind = _cgroup.layout()
         self.cgroups = (kind, slave.cgroup_parent) if kind else None
         self.raw_root = os.path.join(slave.work_dir, "runs", run_id, "raw")
@@ -147,6 +150,7 @@ class Job:
         self.dist = _load_dist(batch.setup_dir, job["key"])
         self.raw_dir = os.path.join(batch.raw_root, job["id"])
         self.rejected: list[dict] = []
+        self.not_applicable: str | None = None
 
     def run(self) -> dict:
         started = time.monotonic()
@@ -156,6 +160,7 @@ class Job:
         except OSError as exc:
             # The slave's own files failed it (a full disk, a lost mount): not a verdict.
             result["tasks"] = self._setup_failure(_slave_fault(self.batch.slave_name, exc))
+        result["not_applicable"] = self.not_applicable
         result["duration_s"] = round(time.monotonic() - started, 3)
         result["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         result["rejected"] = self.rejected
@@ -163,16 +168,34 @@ class Job:
 
     def _tasks(self) -> list[dict]:
         os.makedirs(self.raw_dir, mode=0o755, exist_ok=True)
-        prepared = self.dist.get("pythons", {}).get(self.python["series"], {})
+        prepared = self._prepared()
         error = self.dist.get("error") or prepared.get("error")
         if self.batch.abandoned:
             return self._setup_failure(ABANDONED)
+        if prepared.get("not_applicable"):
+            self.not_applicable = prepared["not_applicable"]
+            return self._not_applicable(prepared["not_applicable"])
         if error:
             return self._setup_failure(error)
         tasks = self._run_vm(prepared)
         if self.batch.abandoned:
             tasks = [_abandoned(t) for t in tasks]
         return tasks
+
+    def _prepared(self) -> dict:
+        """The wheelhouse of the job's side: the released dependencies or the candidate's."""
+        series = self.python["series"]
+        if self.job.get("side") != "candidate":
+            return self.dist.get("pythons", {}).get(series, {})
+        variants = (self.dist.get("candidates") or {}).get(self.batch.candidate)
+        if variants is None or series not in variants:
+            base = self.dist.get("pythons", {}).get(series, {})
+            return {"error": base.get("error") or NO_CANDIDATE_SETUP}
+        return variants[series]
+
+    def _not_applicable(self, why: str) -> list[dict]:
+        reason = f"not applicable: {why}"
+        return [_tasks.skipped(t, reason) for t in self.batch.tasks]
 
     def _result_base(self) -> dict:
         return {
@@ -188,6 +211,8 @@ class Job:
             "vm": f"{self.batch.run_id}-{self.job['id']}",
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
             "raw_dir": f"{self.batch.slave_name}/{self.job['id']}",
+            "side": self.job.get("side"),
+            "not_applicable": None,
         }
 
     def _setup_failure(self, error: dict) -> list[dict]:
@@ -218,6 +243,7 @@ class Job:
             "requirements": prepared.get("requirements", []),
             "uv": "/opt/pyti/bin/uv" if self.batch.uv else None,
             "sdist": f"/dist/{sdist}" if sdist else None,
+            "vm": f"{self.batch.run_id}-{self.job['id']}",
         }
 
     def _run_vm(self, prepared: dict) -> list[dict]:
@@ -337,6 +363,11 @@ class Job:
         return judged
 
 
+NO_CANDIDATE_SETUP = {
+    "status": "error",
+    "kind": "setup",
+    "reason": "setup: the setup has no wheelhouse with the candidate for this distribution",
+}
 ABANDONED = {
     "status": "error",
     "kind": "infra",

@@ -19,7 +19,7 @@ import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from . import _archives, _cgroup, _sandbox
+from . import _archives, _candidate, _cgroup, _sandbox
 from ._capture import Capture
 from ._errors import PrepareError
 
@@ -37,10 +37,11 @@ PINNED = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*===?\s*([A-Za-z0-9.!+_-
 
 
 class StepFailed(Exception):
-    def __init__(self, rc, tail: str):
+    def __init__(self, rc, tail: str, output: str = ""):
         super().__init__(tail)
         self.rc = rc
         self.tail = tail
+        self.output = output
 
 
 def _last_error(text: str) -> str:
@@ -54,13 +55,15 @@ def _last_error(text: str) -> str:
 class Workspace:
     """A throw-away dir that one prepare sandbox may write, owned by that sandbox's uid."""
 
-    def __init__(self, store: Store, uid: int, limits: dict):
+    def __init__(self, store: Store, uid: int, limits: dict, find_links: tuple = ()):
+        """FIND_LINKS: local folders of archives that pip looks in besides the index."""
         self.store = store
         self.uid = uid
         self.limits = limits
+        self.find_links = list(find_links)
         self.path = tempfile.mkdtemp(prefix="work-", dir=store.tmp)
         os.chmod(self.path, 0o755)
-        for sub in ("dl", "built", "wh", "home", "tmp"):
+        for sub in ("dl", "built", "wh", "cand", "whc", "home", "tmp"):
             os.mkdir(os.path.join(self.path, sub))
         for root, dirs, _files in os.walk(self.path):
             for d in [root] + [os.path.join(root, x) for x in dirs]:
@@ -90,10 +93,14 @@ class Workspace:
             whole_etc=True,
             chdir="/prepare",
             env=self._env(),
-            ro=self._ro(python),
+            ro=self._ro(python) + [(p, f"/find-links/{n}") for n, p in enumerate(self.find_links)],
             rw=[(self.path, "/prepare"), (self.store.pip_cache(self.uid), "/prepare-cache")],
         )
-        command = [sys.executable, "-m", "pip", "--python", python["executable"]] + args
+        links = [
+            arg for n in range(len(self.find_links)) for arg in ("--find-links", f"/find-links/{n}")
+        ]
+        command = [sys.executable, "-m", "pip", "--python", python["executable"]]
+        command += args[:1] + links + args[1:]
         capture = Capture(64 << 10, 192 << 10)
         argv = sandbox.argv(command, bwrap=_sandbox.find_bwrap())
         before = self.cgroup.events() if self.cgroup else None
@@ -114,7 +121,7 @@ class Workspace:
                 raise StepFailed(done.rc, f"limit: {limit} of the prepare sandbox")
         if done.expired or done.rc != 0:
             why = f"timed out ({done.expired})" if done.expired else _last_error(text)
-            raise StepFailed(done.rc, why)
+            raise StepFailed(done.rc, why, text)
         return text
 
     def _env(self) -> dict:
@@ -231,31 +238,104 @@ class Preparer:
     """Turn distribution specs into dist entries of the store, one sandbox per spec."""
 
     def __init__(
-        self, store: Store, pythons: list[dict], workers: int = 3, limits: dict | None = None
+        self,
+        store: Store,
+        pythons: list[dict],
+        workers: int = 3,
+        limits: dict | None = None,
+        find_links: tuple = (),
     ):
-        """LIMITS bound each sandboxed step: the timeouts, memory and processes of a VM."""
+        """LIMITS bound each sandboxed step: the timeouts, memory and processes of a VM.
+
+        FIND_LINKS are local folders of archives that every pip step looks in too.
+        """
         self.store = store
         self.pythons = pythons
         self.workers = workers
         self.limits = {**STEP_LIMITS, **(limits or {})}
+        self.find_links = tuple(find_links)
         self.downloads = 0
         self.prepared = 0
+        self.candidates: list[dict] = []
+        self.candidate_id: str | None = None
 
-    def prepare(self, specs: list[str]) -> dict[str, str]:
-        """Prepare every spec; returns spec -> dist key (failures are recorded in the dist)."""
+    def prepare(self, specs: list[str], candidates: list[str] = ()) -> dict[str, str]:
+        """Prepare every spec; returns spec -> dist key (failures are recorded in the dist).
+
+        With CANDIDATES, first builds each candidate once, then gives every distribution a
+        second wheelhouse per python in which the candidates replace their released versions.
+        """
         uids = list(range(self.store.uid_base + 1000, self.store.uid_base + 1000 + self.workers))
         free = _UidPool(uids)
         with _sandbox.lock_uids(self.store.uid_base, "prepare", timeout=3600):
+            if candidates:
+                self.candidates = [free.run(self._candidate, spec) for spec in candidates]
+                self.candidate_id = _candidate.candidate_id(self.candidates)
             with ThreadPoolExecutor(max_workers=self.workers) as pool:
                 keys = list(pool.map(lambda spec: free.run(self._one, spec), specs))
         return dict(zip(specs, keys, strict=True))
+
+    def _candidate(self, spec: str, uid: int) -> dict:
+        """Build one candidate's wheel per python; PrepareError when it cannot be built.
+
+        A pinned spec that was acquired before and whose wheels are in the store is reused.
+        """
+        known = self.store.acquired(spec)
+        dist = self.store.read_dist(known["key"]) if known else None
+        wheels = dict((dist or {}).get("candidate_wheels") or {})
+        if dist and all(p["series"] in wheels for p in self.pythons):
+            return _candidate_entry(spec, dist, wheels)
+        ws = self._workspace(uid)
+        try:
+            dist = dist or self._known_or_fresh(self._acquire(spec, ws))
+            if dist.get("error"):
+                raise PrepareError(
+                    f"pyti_candidate: {spec!r} cannot be used: {dist['error']['reason']}",
+                    field="pyti_candidate",
+                    value=spec,
+                )
+            wheels.update(dist.get("candidate_wheels") or {})
+            self._copy_archive(dist, ws)
+            for python in self.pythons:
+                if python["series"] not in wheels:
+                    wheels[python["series"]] = self._candidate_wheel(spec, dist, ws, python)
+        finally:
+            ws.remove()
+        with self.store.lock:
+            dist["candidate_wheels"] = wheels
+            self.store.write_dist(dist)
+            self.store.remember(spec, dist["key"])
+        return _candidate_entry(spec, dist, wheels)
+
+    def _candidate_wheel(self, spec: str, dist: dict, ws: Workspace, python: dict) -> str:
+        for entry in os.listdir(os.path.join(ws.path, "built")):
+            os.remove(os.path.join(ws.path, "built", entry))
+        try:
+            return self.store.add_wheel(self._wheel_of(dist, ws, python))
+        except StepFailed as exc:
+            raise PrepareError(
+                f"pyti_candidate: building {spec!r} for Python {python['series']} "
+                f"failed: {exc.tail}",
+                field="pyti_candidate",
+                value=spec,
+            ) from None
+
+    def _copy_archive(self, dist: dict, ws: Workspace) -> None:
+        archive = os.path.join(ws.path, "dl", dist["archive"])
+        if not os.path.exists(archive):
+            shutil.copyfile(
+                os.path.join(self.store.dist_dir(dist["key"]), dist["archive"]), archive
+            )
+
+    def _workspace(self, uid: int) -> Workspace:
+        return Workspace(self.store, uid, self.limits, self.find_links)
 
     def _one(self, spec: str, uid: int) -> str:
         known = self.store.acquired(spec)
         dist = self.store.read_dist(known["key"]) if known else None
         if dist and not self._missing(dist):
             return dist["key"]
-        ws = Workspace(self.store, uid, self.limits)
+        ws = self._workspace(uid)
         try:
             dist = dist or self._known_or_fresh(self._acquire(spec, ws))
             todo = self._missing(dist) if not dist.get("error") else []
@@ -280,9 +360,16 @@ class Preparer:
         return fresh
 
     def _missing(self, dist: dict) -> list[dict]:
+        """The pythons whose wheelhouse (or, in candidate mode, candidate wheelhouse) is due."""
         done = dist.get("pythons", {})
+        variants = (dist.get("candidates") or {}).get(self.candidate_id) or {}
         return [
-            p for p in self.pythons if p["series"] not in done or done[p["series"]].get("error")
+            p
+            for p in self.pythons
+            if p["series"] not in done
+            or done[p["series"]].get("error")
+            or (self.candidate_id and not done[p["series"]].get("wheel"))
+            or (self.candidate_id and _unfinished(variants.get(p["series"])))
         ]
 
     def _acquire(self, spec: str, ws: Workspace) -> dict:
@@ -358,13 +445,51 @@ class Preparer:
     def _build_all(self, dist: dict, ws: Workspace) -> None:
         if dist.get("error"):
             return
-        archive = os.path.join(ws.path, "dl", dist["archive"])
-        if not os.path.exists(archive):
-            shutil.copyfile(
-                os.path.join(self.store.dist_dir(dist["key"]), dist["archive"]), archive
-            )
+        self._copy_archive(dist, ws)
         for python in self._missing(dist):
-            dist["pythons"][python["series"]] = self._build(dist, ws, python)
+            series = python["series"]
+            base = dist["pythons"].get(series)
+            if not base or base.get("error") or not base.get("wheel"):
+                base = dist["pythons"][series] = self._build(dist, ws, python)
+            if self.candidate_id and not base.get("error"):
+                variants = dist.setdefault("candidates", {}).setdefault(self.candidate_id, {})
+                variants[series] = self._build_candidate(dist, ws, python, base)
+
+    def _build_candidate(self, dist: dict, ws: Workspace, python: dict, base: dict) -> dict:
+        """The wheelhouse in which the candidates replace their released versions."""
+        own = os.path.join(self.store.setup, base["wheel"])
+        why = _candidate.conflict(own, base["extra"], python["series"], self.candidates)
+        if why:
+            return {"error": None, "not_applicable": f"{dist['name']} {dist['version']} {why}"}
+        for sub in ("built", "cand", "whc"):
+            for entry in os.listdir(os.path.join(ws.path, sub)):
+                os.remove(os.path.join(ws.path, sub, entry))
+        shutil.copyfile(own, os.path.join(ws.path, "built", os.path.basename(own)))
+        paths = []
+        for cand in self.candidates:
+            wheel = cand["wheels"][python["series"]]
+            shutil.copyfile(
+                os.path.join(self.store.setup, wheel),
+                os.path.join(ws.path, "cand", os.path.basename(wheel)),
+            )
+            paths.append("/prepare/cand/" + os.path.basename(wheel))
+        extra = base["extra"]
+        target = "/prepare/built/" + os.path.basename(own) + (f"[{extra}]" if extra else "")
+        args = ["wheel", "--wheel-dir", "/prepare/whc", "--find-links", "/prepare/built"]
+        try:
+            ws.pip(python, args + [target, "pytest", *paths])
+        except StepFailed as exc:
+            why = _candidate.resolution_conflict(exc.output, self.candidates)
+            if why:
+                return {"error": None, "not_applicable": why}
+            return {
+                "error": _error("error", "setup", f"dependencies with the candidate: {exc.tail}")
+            }
+        wheels = [
+            self.store.add_wheel(w) for w in _archives.safe_wheels(os.path.join(ws.path, "whc"))
+        ]
+        pins = [f"{c['name']}=={c['version']}" for c in self.candidates]
+        return {"error": None, "wheels": wheels, "requirements": base["requirements"] + pins}
 
     def _build(self, dist: dict, ws: Workspace, python: dict) -> dict:
         for sub in ("built", "wh"):
@@ -398,6 +523,7 @@ class Preparer:
         return {
             "error": None,
             "extra": extra,
+            "wheel": self.store.add_wheel(wheel),
             "wheels": wheels,
             "requirements": [f"{requirement}=={dist['version']}", "pytest"],
         }
@@ -422,6 +548,22 @@ class Preparer:
         if len(wheels) != 1:
             raise StepFailed(0, f"the build gave {len(wheels)} wheels, expected one")
         return wheels[0]
+
+
+def _candidate_entry(spec: str, dist: dict, wheels: dict) -> dict:
+    """What the run knows of a candidate: its identity and its wheel per python series."""
+    return {
+        "spec": spec,
+        "name": dist["name"],
+        "version": dist["version"],
+        "sha256": dist["sha256"],
+        "archive": dist["archive"],
+        "wheels": wheels,
+    }
+
+
+def _unfinished(variant: dict | None) -> bool:
+    return variant is None or bool(variant.get("error"))
 
 
 def _download_reason(tail: str) -> str:
@@ -475,7 +617,9 @@ def manifest(store: Store, keys: list[str], series: list[str]) -> dict:
             if name:
                 rel = f"dists/{key}/{name}"
                 files[rel] = _archives.sha256_of(os.path.join(store.setup, rel))
+        variants = [dist.get("pythons", {})] + list((dist.get("candidates") or {}).values())
         for s in series:
-            for wheel in (dist.get("pythons", {}).get(s) or {}).get("wheels", []):
-                files[wheel] = wheel.split("/")[1]
+            for variant in variants:
+                for wheel in (variant.get(s) or {}).get("wheels", []):
+                    files[wheel] = wheel.split("/")[1]
     return files

@@ -42,6 +42,7 @@ FAILURE_KINDS = ("task", "setup", "sandbox", "results", "infra")
 INFRA_KINDS = frozenset({"infra", "sandbox", "setup", "results"})
 TEST_COUNTS = ("passed", "failed", "errors", "skipped")
 SOURCES = ("pypi", "local")
+SIDES = ("baseline", "candidate")
 
 TAIL_LIMIT = 8 * 1024
 REASON_LIMIT = 4 * 1024
@@ -188,6 +189,8 @@ def normalise_result(raw: object, slave: object) -> dict:
     result["rejected"] = _rejected(raw.get("rejected"))
     result["reused_from"] = safe_run_id(raw.get("reused_from")) if raw.get("reused_from") else None
     result["attempts"] = _attempts(raw, slave)
+    result["side"] = to_choice(raw.get("side"), SIDES)
+    result["not_applicable"] = clean_text(raw.get("not_applicable"), REASON_LIMIT)
 
     # A result without a distribution name still needs one to be listed and sorted.
     if not result["distribution"]:
@@ -223,6 +226,7 @@ def normalise_run(raw: object) -> dict:
         "limits": limits if isinstance(limits, dict) else {},
         "jobs": [job for job in map(_normalise_job, jobs) if job],
         "pyti_version": one_line(raw.get("pyti_version")) or "unknown",
+        "candidates": text_list(raw.get("candidates")),
     }
 
 
@@ -282,6 +286,7 @@ class RunCollector:
         self.failures: dict[str, tuple[int, str, str]] = {}
         self.earlier: dict[str, list[dict]] = {}
         self.interrupted = False
+        self.candidate: dict | None = None
 
     @property
     def seen(self) -> bool:
@@ -289,6 +294,11 @@ class RunCollector:
 
     def add_run(self, raw: object) -> None:
         self.run = normalise_run(raw)
+
+    def add_candidate(self, raw: object) -> None:
+        """What setup_prepare says of the candidates: each one's name, version and sha256."""
+        if isinstance(raw, Mapping):
+            self.candidate = normalise_candidate(raw)
 
     def add_results(self, slave: str, raw_results: object) -> list[dict]:
         """Take a pyti_results list; a later result for the same job replaces the earlier.
@@ -368,7 +378,26 @@ class RunCollector:
         results = list(self.results.values()) + self.missing_results()
         report = build_report(self.run, results, finished, controller)
         report["run"]["interrupted"] = self.interrupted
+        if self.run["candidates"]:
+            report["candidate"] = self.candidate or normalise_candidate(
+                {"distributions": [{"spec": spec} for spec in self.run["candidates"]]}
+            )
         return report
+
+
+def normalise_candidate(raw: Mapping) -> dict:
+    dists = raw.get("distributions") if isinstance(raw.get("distributions"), list) else []
+    return {
+        "id": one_line(raw.get("id"), 64),
+        "distributions": [
+            {
+                name: one_line(d.get(name))
+                for name in ("spec", "name", "version", "sha256", "archive")
+            }
+            for d in dists[:LIST_LIMIT]
+            if isinstance(d, Mapping)
+        ],
+    }
 
 
 def _message(msg: object) -> str:
@@ -475,6 +504,9 @@ def _tests_cell(result: Mapping) -> str:
 
 def _row(result: Mapping) -> list[str]:
     name = " ".join(filter(None, (result["distribution"], result["version"])))
+    if result.get("side"):
+        again = " again" if (result["job"] or "").endswith("-rerun") else ""
+        name += f" {result['side']}{again}"
     return [
         name,
         result["python_version"] or result["python"],

@@ -214,7 +214,7 @@ def _result_row(result: Mapping, columns: list[str]) -> str:
     if result["verified"] is False:
         status_text += ' <span class="untrusted">(results not trusted)</span>'
     cells = [
-        f"<td>{_e(result['distribution'])}</td>",
+        f"<td>{_e(_name(result))}</td>",
         f"<td>{_e(result['version'])}</td>",
         f"<td>{_e(result['python'])}</td>",
         f"<td>{_e(_slave_text(result))}</td>",
@@ -233,6 +233,15 @@ def _slave_text(result: Mapping) -> str:
     """The slave of a result, and those of its earlier attempts."""
     earlier = [attempt["slave"] for attempt in result["attempts"][:-1]]
     return f"{result['slave']} (after {', '.join(earlier)})" if earlier else result["slave"]
+
+
+def _name(result: Mapping) -> str:
+    """The distribution, with its side in candidate mode."""
+    side = result.get("side")
+    if not side:
+        return result["distribution"]
+    again = ", re-run" if (result["job"] or "").endswith("-rerun") else ""
+    return f"{result['distribution']} ({side}{again})"
 
 
 def _result_tests(result: Mapping) -> dict[str, int] | None:
@@ -254,13 +263,13 @@ def _results_table(report: Mapping) -> str:
     )
 
 
-def to_html(report: Mapping) -> str:
-    """The report as a complete HTML document."""
+def to_html(report: Mapping, lead: str = "") -> str:
+    """The report as a complete HTML document; LEAD is markup shown first, after the title."""
     title = _e(f"PYTI report {report['run']['id']}")
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
         f"<title>{title}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        f"{_header(report)}{_summary(report)}{_results_table(report)}"
+        f"{_header(report)}{lead}{_summary(report)}{_results_table(report)}"
         f"<script>{_JS}</script>\n</body>\n</html>\n"
     )

@@ -177,6 +177,8 @@ def main():
     task, job_file = sys.argv[1], sys.argv[2]
     with open(job_file) as handle:
         job = json.load(handle)
+    # The VM's name (run id and job id) is the one thing that tells two runs of a job apart.
+    os.environ["PYTI_VM"] = job.get("vm") or ""
     sys.exit(TASKS[task](job))
 
 

@@ -68,6 +68,15 @@ options:
     description: The run id (a folder under O(report_dir)) that O(rerun) starts from.
     type: str
     default: latest
+  candidate:
+    description:
+      - Candidate mode. One or a list of local wheels or sdists, or requirement specs, of a
+        new version of a dependency. Every distribution then runs twice on the same slave
+        and python, V(baseline) with the released dependency and V(candidate) with the
+        candidate in its place, and the report compares the two sides.
+      - Relative paths are relative to the directory that C(ansible-playbook) runs in.
+      - Cannot be combined with O(resume) or O(rerun).
+    type: raw
   slaves:
     description: Inventory names of the slaves of the run.
     type: list
@@ -166,6 +175,13 @@ pyti_run:
         python_info:
           description: The interpreter as M(pyti.core.slave_info) found it on that slave.
           type: dict
+        side:
+          description: In candidate mode, V(baseline) or V(candidate); absent otherwise.
+          type: str
+    candidates:
+      description: The checked candidates; local archives as absolute paths; empty if none.
+      type: list
+      elements: str
     report_dir:
       description: The absolute report directory.
       type: str

@@ -53,6 +53,28 @@ options:
       - Keys not given take 900 s, 300 s, 4 GiB and 1024 processes.
     type: dict
     default: {}
+  candidates:
+    description:
+      - Candidate mode. Absolute paths of local wheels or sdists, or requirement specs, of a
+        new version of a dependency, as checked by M(pyti.core.run_config).
+      - Each candidate is acquired and built into a wheel once per python series, in a
+        sandbox. Every distribution then gets a second wheelhouse per python in which the
+        candidates replace the released versions of the same names.
+      - A distribution whose own requirements exclude a candidate's version, or whose
+        dependencies do so in the resolution, gets no candidate wheelhouse but a
+        C(not_applicable) reason naming the requirement.
+    type: list
+    elements: str
+    default: []
+  find_links:
+    description:
+      - Local folders of sdists and wheels that every pip step looks in besides the index
+        (pip's C(--find-links)), bound read-only into the prepare sandboxes.
+      - pip still asks the index for every name it resolves; a folder only adds to what the
+        index has.
+    type: list
+    elements: path
+    default: []
 requirements:
   - bubblewrap (C(bwrap)) and setpriv (util-linux) on the controller
   - a python of each series in O(series) on the controller
@@ -68,6 +90,9 @@ notes:
   - Needs root on the controller (sandboxes run as uids of their own).
   - Unpinned specs are resolved against the index on every run; pin them for warm runs.
   - The pip cache of the prepare sandboxes is shared between distributions of one worker.
+  - A prepared distribution is reused from the store whatever O(find_links) was when it was
+    prepared; clear O(cache_dir) after changing what a folder of O(find_links) holds under
+    the same version.
 seealso:
   - module: pyti.core.run_config
   - module: pyti.core.setup_sync
@@ -116,6 +141,20 @@ duration_s:
   returned: success
   type: float
   sample: 12.345
+pyti_candidate:
+  description:
+    - In candidate mode, the id of the set of candidates and, for each, its spec, name,
+      version, sha256 and archive file name; null otherwise.
+  returned: success
+  type: dict
+  sample:
+    id: 3f2a9c0d1e4b
+    distributions:
+      - spec: /src/dist/libx-2.0.tar.gz
+        name: libx
+        version: "2.0"
+        sha256: 5d41402abc4b2a76b9719d911017c592ae4f62b1e3f1a2b6d8c9e0f1a2b3c4d5
+        archive: libx-2.0.tar.gz
 series:
   description: The python series that the controller lacks.
   returned: failure

@@ -16,6 +16,7 @@ description:
     namespace, no capabilities and an unprivileged uid. It sees the interpreter's prefix,
     C(/usr), the runner, its own distribution's archive and wheels read-only, and its own
     scratch dir writable; nothing of the slave's home dirs, keys or other VMs.
+  - Each step in a VM finds the VM's name, the run id and the job id, in C(PYTI_VM).
   - Before the first VM, clears what a crashed earlier run left on the slave.
   - The exit status, duration and output of each task are observed from outside the VM.
   - Inside the VM, a recorder runs each step of a task as the VM's uid, takes the step's
@@ -85,6 +86,14 @@ options:
       - V(0) turns the check off.
     type: int
     default: 0
+  candidate:
+    description:
+      - In candidate mode, the C(id) of RV(pyti.core.setup_prepare#module:pyti_candidate).
+        Jobs whose C(side) is V(candidate) install from the wheelhouse in which these
+        candidates replace the released dependencies.
+      - A job of a distribution that excludes the candidate's version is not run; its result
+        is C(skipped) with C(not_applicable) set.
+    type: str
 requirements:
   - bubblewrap (C(bwrap)) and setpriv (util-linux) on the slave
   - cgroups with the memory and pids controllers on the slave
@@ -166,6 +175,14 @@ pyti_results:
     no_tests:
       description: Whether the sdist had no tests.
       type: bool
+    side:
+      description: In candidate mode, V(baseline) or V(candidate) as planned; null otherwise.
+      type: str
+    not_applicable:
+      description:
+        - In candidate mode, why the candidate side was not run (the requirement that excludes
+          the candidate); null otherwise.
+      type: str
     verified:
       description:
         - True when every task that ran in the VM has a verdict from what the slave saw
@@ -215,6 +232,7 @@ def jobs_with_keys(jobs: list[dict], keys: dict) -> list[dict]:
             "key": keys[j["distribution"]],
             "spec": j["distribution"],
             "python": j["python_info"],
+            "side": j.get("side"),
         }
         for j in jobs
     ]
@@ -240,6 +258,7 @@ def main():
             "uv": {"type": "path"},
             "uid_base": {"type": "int", "default": 990000},
             "heartbeat_timeout": {"type": "int", "default": 0},
+            "candidate": {"type": "str"},
         },
     )
     p = module.params
@@ -256,6 +275,7 @@ def main():
             p["uv"],
             heartbeat_timeout=p["heartbeat_timeout"],
             slave_name=p["slave_name"],
+            candidate=p["candidate"],
         )
         results = batch.run(jobs_with_keys(p["jobs"], p["keys"]), p["capacity"])
     except PytiError as exc:
