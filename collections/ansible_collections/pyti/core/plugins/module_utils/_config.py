@@ -18,7 +18,7 @@ except ImportError:
     HAS_PACKAGING = False
 
 TASKS = ("install", "import", "test")
-DRIVERS = ("namespace",)
+DRIVERS = ("namespace", "qemu")
 DEFAULTS = {
     "pythons": ["python3"],
     "tasks": list(TASKS),
@@ -91,6 +91,18 @@ def check_driver(driver) -> str:
             value=driver,
         )
     return driver
+
+
+def check_qemu_slaves(slaves: dict) -> None:
+    """ConfigError naming the first slave that lacks what the qemu driver needs."""
+    for name in sorted(slaves):
+        missing = slaves[name].get("qemu_missing")
+        if missing:
+            raise ConfigError(
+                f"pyti_driver: qemu needs on slave {name}: {', '.join(missing)}",
+                field="pyti_driver",
+                value="qemu",
+            )
 
 
 def check_distributions(value, base_dir: str) -> list[str]:

@@ -121,6 +121,7 @@ def _header(report: Mapping) -> str:
     run = report["run"]
     fields = (
         ("Driver", run["driver"]),
+        *_guests(report),
         ("Slaves", ", ".join(run["slaves"])),
         ("Pythons", ", ".join(run["pythons"])),
         ("Tasks", ", ".join(run["tasks"])),
@@ -131,6 +132,22 @@ def _header(report: Mapping) -> str:
     )
     items = "".join(f"<dt>{_e(name)}</dt><dd>{_e(value)}</dd>" for name, value in fields)
     return f'<h1 id="run-id">PYTI report {_e(run["id"])}</h1>\n<dl class="run">{items}</dl>\n'
+
+
+def _guests(report: Mapping) -> list[tuple[str, str]]:
+    """One line on the qemu guests of the run: acceleration, kernel and boot times."""
+    guests = [r["guest"] for r in report["results"] if r.get("guest")]
+    if not guests:
+        return []
+    accels = sorted({f"{g['accel']} ({g['accel_reason']})" for g in guests if g["accel"]})
+    kernels = sorted({g["kernel"] for g in guests if g["kernel"]})
+    boots = sorted(g["boot_s"] for g in guests if g["boot_s"] is not None)
+    boot = f"{boots[0]:.1f} to {boots[-1]:.1f} s" if boots else "unknown"
+    return [
+        ("Acceleration", "; ".join(accels)),
+        ("Guest kernel", ", ".join(kernels)),
+        ("Guest boot", f"{boot} over {len(boots)} guests"),
+    ]
 
 
 def _counts_row(label: str, counts: Mapping, extra: str = "") -> str:
