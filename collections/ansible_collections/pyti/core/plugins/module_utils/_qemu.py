@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pkgutil
 import shutil
 import subprocess
 import tarfile
@@ -382,11 +381,11 @@ class QemuVM:
 
 def guest_init_source() -> bytes:
     """The guest init's source, also when the module runs from Ansible's zipped payload."""
-    package = _guest_init.__name__.rpartition(".")[0]
-    data = pkgutil.get_data(package, "_guest_init.py")
-    if not data:
-        raise OSError("the guest init's source is not readable")
-    return data
+    spec = _guest_init.__spec__
+    try:
+        return spec.loader.get_data(spec.origin)
+    except (AttributeError, OSError) as exc:
+        raise OSError(f"the guest init's source is not readable: {exc}") from exc
 
 
 def _write_bytes(path: str, data: bytes) -> None:

@@ -230,8 +230,18 @@ def _result_row(result: Mapping, columns: list[str]) -> str:
     seconds = result["duration_s"]
     cells.append(f'<td class="num" data-num="{seconds}">{_duration(seconds)}</td>')
     raw = f'<a href="{_href("raw", result["raw_dir"])}/">raw</a>' if result["raw_dir"] else ""
-    cells.append(f"<td>{raw}</td>")
+    cells.append(f"<td>{raw}{_console_link(result)}</td>")
     return f'<tr class="result st-{status}" data-status="{status}">{"".join(cells)}</tr>'
+
+
+def _console_link(result: Mapping) -> str:
+    """A qemu guest's console log and boot time; nothing for the namespace driver."""
+    guest = result.get("guest")
+    if not guest or not result["raw_dir"] or not guest["console_log"]:
+        return ""
+    link = _href("raw", result["raw_dir"], guest["console_log"])
+    boot = f" (boot {_duration(guest['boot_s'])})" if guest["boot_s"] is not None else ""
+    return f' <a class="raw" href="{link}">console</a>{_e(boot)}'
 
 
 def _result_tests(result: Mapping) -> dict[str, int] | None:
