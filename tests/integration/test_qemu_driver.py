@@ -9,12 +9,23 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import jsonschema
 import pytest
 from conftest import ROOT, load_report, run_playbook
 from fixtures.sdists import standard_corpus
+
+# The probe is tested through the collection's own code, as the unit tests import it.
+if str(ROOT / "collections") not in sys.path:
+    sys.path.insert(0, str(ROOT / "collections"))
+from ansible_collections.pyti.core.plugins.module_utils import (  # noqa: E402
+    _qemu,
+    _qemu_image,
+    _sandbox,
+)
 
 SCHEMA = ROOT / "collections/ansible_collections/pyti/core/meta/report.schema.json"
 # Under TCG a guest runs Python several times slower than the host.
@@ -122,3 +133,21 @@ def test_nothing_of_the_guests_survives(runs):
     assert os.listdir(work / "runs") == []
     uids = subprocess.run(["ps", "-e", "-o", "uid="], capture_output=True, text=True).stdout
     assert [u for u in uids.split() if UID_BASE <= int(u) < UID_BASE + 256] == []
+
+
+@pytest.mark.parametrize("cpu", ["host", "qemu64"])
+def test_kvm_probe_is_bounded(cpu):
+    """Whatever KVM does on this host (boot, abort, hang), the probe ends in time, leaving
+    nothing behind; some hosts hang with one CPU model and abort with another."""
+    image = _qemu_image.ensure("/var/cache/pyti/qemu")
+    started = time.monotonic()
+    accel = _qemu.probe_kvm(image, UID_BASE + 7, timeout=10, cpu=cpu)
+    assert time.monotonic() - started < 10 + 10
+    assert _sandbox.pids_of_uid(UID_BASE + 7) == []
+    if accel.name == "kvm":
+        assert accel.reason.startswith("KVM probe booted in ")
+    else:
+        assert accel.name == "tcg"
+        assert accel.reason.startswith(
+            ("KVM probe: the guest did not boot within 10 s", "KVM probe: qemu exited ")
+        )

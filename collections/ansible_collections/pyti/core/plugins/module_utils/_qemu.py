@@ -60,10 +60,12 @@ GUEST_ENV = {
 }
 
 
-def qemu_argv(image, accel: str, memory_bytes: int, cpus: int, extra: list[str]) -> list[str]:
+def qemu_argv(
+    image, accel: str, memory_bytes: int, cpus: int, extra: list[str], cpu: str = "host"
+) -> list[str]:
     """The QEMU command line inside the sandbox: no network, no devices but those given."""
     if accel == "kvm":
-        accel_args = ["-accel", "kvm", "-cpu", "host"]
+        accel_args = ["-accel", "kvm", "-cpu", cpu]
     else:
         accel_args = ["-accel", "tcg,tb-size=128", "-cpu", "max"]
     return [
@@ -147,11 +149,10 @@ def choose_accel(cache_dir: str, image, uid: int) -> Accel:
     return accel
 
 
-def probe_kvm(image, uid: int, timeout: float) -> Accel:
+def probe_kvm(image, uid: int, timeout: float, cpu: str = "host") -> Accel:
     """Boot the guest with KVM to its init; a guest that does not get there is killed."""
-    argv = _sandbox_for(uid, image, [], "kvm") + qemu_argv(
-        image, "kvm", 128 << 20, 1, ["-runas", f"{uid}:{uid}", *_kernel_args("pyti.probe")]
-    )
+    extra = ["-runas", f"{uid}:{uid}", *_kernel_args("pyti.probe")]
+    argv = _sandbox_for(uid, image, [], "kvm") + qemu_argv(image, "kvm", 128 << 20, 1, extra, cpu)
     capture = Capture(head_bytes=16384, tail_bytes=16384)
     started = time.monotonic()
     execution = _sandbox.execute(argv, uid, timeout, timeout, capture)
