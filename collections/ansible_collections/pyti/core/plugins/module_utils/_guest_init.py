@@ -204,7 +204,7 @@ def run_task(command, env, timeout, idle_timeout, capture):
     return (None if expired else rc), expired, time.monotonic() - started
 
 
-def run_tasks(guest):
+def run_tasks(guest, boot_s):
     limits = guest["limits"]
     deadline = time.monotonic() + limits["vm_timeout"]
     done = []
@@ -235,6 +235,8 @@ def run_tasks(guest):
         }
         say("task", task["name"], "rc", rc, "expired", expired, "limit", limit)
         done.append((record, capture))
+        # The records so far, in case the slave has to power the guest off later.
+        write_results(done, boot_s, with_files=False)
         if task["name"] == "install" and (rc != 0 or expired):
             break
     return done
@@ -253,7 +255,7 @@ def smallest_first(folder):
     return sorted(paths, key=lambda path: (os.lstat(path).st_size, path))
 
 
-def write_results(done, boot_s):
+def write_results(done, boot_s, with_files=True):
     """The task records, their output and the results dir, as one tar stream on the disk."""
     try:
         with open(DISK, "wb", buffering=0) as disk:
@@ -263,7 +265,8 @@ def write_results(done, boot_s):
                 for record, capture in done:
                     add_bytes(tar, f"tasks/{record['name']}.head", capture.head)
                     add_bytes(tar, f"tasks/{record['name']}.tail", capture.tail)
-                for path in smallest_first(os.path.join(SCRATCH, "results")):
+                results = os.path.join(SCRATCH, "results")
+                for path in smallest_first(results) if with_files else []:
                     tar.add(path, "results/" + os.path.basename(path), recursive=True)
             disk.flush()
             os.fsync(disk.fileno())
@@ -279,7 +282,7 @@ def main():
     done = []
     try:
         prepare(guest)
-        done = run_tasks(guest)
+        done = run_tasks(guest, boot_s)
     except Exception as exc:  # noqa: BLE001 - whatever fails, the slave must hear of it
         import traceback
 

@@ -114,6 +114,9 @@ class Batch:
         os.makedirs(self.vm_root, mode=0o711, exist_ok=True)
         self.uids = [self.slave.uid_base + n for n in range(min(capacity, MAX_SLOTS))]
         _sandbox.write_vm_etc(self.etc_dir, self.uids)
+        if self.driver == "qemu":
+            # What a crashed run's QEMU left, should its /proc entry hide it from the sweep.
+            _qemu.kill_real_uid(self.slave.uid_base, self.slave.uid_base + MAX_SLOTS - 1)
         if self.driver == "qemu" and jobs:
             self.image = _qemu_image.ensure(self.image_dir)
             self.accel = _qemu.choose_accel(self.image_dir, self.image, self.uids[0])

@@ -41,7 +41,6 @@ PROBE_TIMEOUT_S = 30
 # Bytes of the results disk beyond the results and the kept output: tar headers.
 DISK_SLACK = 1 << 20
 INIT_MARK = b"pyti-guest: init "
-TASK_MARK = b"pyti-guest: task "
 QEMU_SANDBOX = "on,obsolete=deny,spawn=deny,resourcecontrol=deny"
 GUEST_ENV = {
     "HOME": "/vm/home",
@@ -156,6 +155,7 @@ def probe_kvm(image, uid: int, timeout: float, cpu: str = "host") -> Accel:
     capture = Capture(head_bytes=16384, tail_bytes=16384)
     started = time.monotonic()
     execution = _sandbox.execute(argv, uid, timeout, timeout, capture)
+    kill_real_uid(uid, uid)
     took = round(time.monotonic() - started, 2)
     text = capture.data().decode("utf-8", "replace")
     if _qemu_image.PROBE_MARK in text:
@@ -205,7 +205,6 @@ class QemuVM:
         )
         self.boot_s: float | None = None
         self.guest_boot_s: float | None = None
-        self.current_task: str | None = None
         self.ro: list[tuple[str, str]] = []
         self.mounts: list[tuple[str, str]] = []
 
@@ -330,7 +329,7 @@ class QemuVM:
         except subprocess.TimeoutExpired:
             expired = True
             proc.kill()
-            _sandbox.kill_uid(self.uid)
+            kill_real_uid(self.uid, self.uid)
             proc.wait()
         reader.join(timeout=5)
         proc.stdout.close()
@@ -352,10 +351,6 @@ class QemuVM:
     def _marker(self, line: bytes, started: float) -> None:
         if line.startswith(INIT_MARK) and self.boot_s is None:
             self.boot_s = round(time.monotonic() - started, 3)
-        elif line.startswith(TASK_MARK):
-            words = line[len(TASK_MARK) :].split()
-            if len(words) == 1:
-                self.current_task = words[0].decode("ascii", "replace")
 
     def results(self, tasks: list[str]) -> tuple[list[dict], _rawresults.Collected]:
         """The records of the tasks that the guest ran, and the results files it wrote."""
@@ -363,7 +358,8 @@ class QemuVM:
 
     def destroy(self) -> None:
         """Kill whatever is left of QEMU and remove its files; SandboxError if it cannot."""
-        if not _sandbox.kill_uid(self.uid) or (self.cgroup and not self.cgroup.kill()):
+        killed = kill_real_uid(self.uid, self.uid)
+        if not killed or (self.cgroup and not self.cgroup.kill()):
             raise SandboxError(
                 f"Removing VM {self.name} failed: processes of uid {self.uid} survived SIGKILL",
                 vm=self.name,
@@ -378,6 +374,45 @@ class QemuVM:
         raise SandboxError(
             f"Removing VM {self.name} failed: {self.base} could not be deleted", vm=self.name
         )
+
+
+def pids_of_real_uid(first: int, last: int) -> list[int]:
+    """Processes whose real uid is in FIRST..LAST, read from their status files.
+
+    QEMU changes its own uid (-runas). A process that does so may be left undumpable, and
+    then its /proc entry stays root's: the owner of /proc/<pid> would miss it.
+    """
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as handle:
+                for line in handle:
+                    if line.startswith("Uid:"):
+                        if first <= int(line.split()[1]) <= last:
+                            found.append(int(entry))
+                        break
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def kill_real_uid(first: int, last: int, timeout: float = 5.0) -> bool:
+    """SIGKILL, by pid, every process of those real uids until none is left."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = pids_of_real_uid(first, last)
+        if not pids:
+            return True
+        for pid in pids:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
 
 
 def guest_init_source() -> bytes:

@@ -158,15 +158,20 @@ def _digest() -> str:
 def ensure(cache_dir: str) -> Image:
     """The cached guest image, built first if this slave has none for the current inputs."""
     check_tools()
-    os.makedirs(cache_dir, mode=0o755, exist_ok=True)
-    digest = _digest()
-    with open(os.path.join(cache_dir, ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        for folder in sorted(glob.glob(os.path.join(cache_dir, f"*-{digest}")), reverse=True):
-            info = _load(os.path.join(folder, "image.json"))
-            if info and os.path.isfile(os.path.join(folder, "initrd.img")):
-                return Image(folder, info)
-        return _build(cache_dir, digest)
+    try:
+        os.makedirs(cache_dir, mode=0o755, exist_ok=True)
+        digest = _digest()
+        with open(os.path.join(cache_dir, ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            for folder in sorted(glob.glob(os.path.join(cache_dir, f"*-{digest}")), reverse=True):
+                info = _load(os.path.join(folder, "image.json"))
+                if info and os.path.isfile(os.path.join(folder, "initrd.img")):
+                    return Image(folder, info)
+            return _build(cache_dir, digest)
+    except OSError as exc:
+        raise SandboxError(
+            f"Building the qemu guest in {cache_dir} failed: {exc}", failure_kind="sandbox"
+        ) from exc
 
 
 def _load(path: str) -> dict | None:
