@@ -106,13 +106,15 @@ def test_report_names_driver_acceleration_kernel_and_boot(runs):
     jsonschema.validate(report, json.loads(SCHEMA.read_text()))
     assert report["run"]["driver"] == "qemu"
     images = Path("/var/cache/pyti/qemu").glob("*/image.json")
-    image = json.loads(max(images, key=lambda p: p.stat().st_mtime).read_text())
+    newest = max(images, key=lambda p: p.stat().st_mtime)
+    image = json.loads(newest.read_text())
     for result in report["results"]:
         guest = result["guest"]
         assert result["driver"] == "qemu"
         assert guest["accel"] in ("kvm", "tcg")
         assert guest["accel_reason"]
         assert guest["kernel"] == image["kernel_release"]
+        assert guest["image"] == newest.parent.name
         assert 0 < guest["boot_s"] < 120
     page = (runs["qemu"]["dir"] / "report.html").read_text()
     assert f"<dt>Guest kernel</dt><dd>{image['kernel_release']}</dd>" in page

@@ -167,10 +167,11 @@ class Job:
             result["tasks"] = self._setup_failure(ABANDONED)
         elif error:
             result["tasks"] = self._setup_failure(error)
-        elif self.batch.driver == "qemu":
-            result["tasks"], result["guest"] = self._run_qemu(prepared)
         else:
-            result["tasks"] = self._run_vm(prepared)
+            if self.batch.driver == "qemu":
+                result["tasks"], result["guest"] = self._run_qemu(prepared)
+            else:
+                result["tasks"] = self._run_vm(prepared)
             if self.batch.abandoned:
                 result["tasks"] = [_abandoned(t) for t in result["tasks"]]
         result["duration_s"] = round(time.monotonic() - started, 3)
@@ -287,6 +288,7 @@ class Job:
             "accel": batch.accel.name,
             "accel_reason": batch.accel.reason,
             "kernel": batch.image.version,
+            "image": batch.image.name,
             "boot_s": vm.boot_s,
             "console_log": "console.log",
         }

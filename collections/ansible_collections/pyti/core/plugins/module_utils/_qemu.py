@@ -168,14 +168,6 @@ def probe_kvm(image, uid: int, timeout: float, cpu: str = "host") -> Accel:
     return Accel("tcg", why, took, False)
 
 
-class GuestTask:
-    """What the guest reported of one task, turned into the slave's Execution."""
-
-    def __init__(self, record: dict, execution: Execution):
-        self.record = record
-        self.execution = execution
-
-
 def _link_or_copy(src: str, dst: str) -> None:
     try:
         os.link(src, dst)
@@ -286,8 +278,12 @@ class QemuVM:
             commands.append({"name": name, "command": [python, RUNNER, name, "/job/job.json"]})
         return {"tasks": commands, "limits": self.limits, "env": GUEST_ENV}
 
-    def run_all_tasks(self) -> list[GuestTask]:
-        """Boot the guest, which runs every task; returns what came back, in task order."""
+    def run_all_tasks(self) -> dict:
+        """Boot the guest, which runs every task, and wait until QEMU ends.
+
+        Returns how it ended (rc, expired, duration_s); results() then reads what the
+        guest reported of each task.
+        """
         extra = ["-runas", f"{self.uid}:{self.uid}", *_kernel_args()]
         extra += [
             "-virtfs",
@@ -309,8 +305,7 @@ class QemuVM:
         if self.cgroup:
             argv = _sandbox.in_cgroup(argv, self.cgroup.procs_files())
         timeout = self.limits["vm_timeout"] + BOOT_ALLOWANCE_S
-        self.execution = self._boot(argv, timeout)
-        return self.execution
+        return self._boot(argv, timeout)
 
     def _boot(self, argv: list[str], timeout: float):
         started = time.monotonic()

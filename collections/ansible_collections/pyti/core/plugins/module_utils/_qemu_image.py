@@ -91,6 +91,11 @@ class Image:
     def version(self) -> str:
         return self.info["kernel_release"]
 
+    @property
+    def name(self) -> str:
+        """The image's own version: its kernel package version and its initramfs digest."""
+        return os.path.basename(self.folder)
+
 
 def missing_tools() -> list[str]:
     """What the qemu driver lacks on this slave, each with the Debian package to install."""

@@ -188,6 +188,7 @@ def _guest(raw: object) -> dict | None:
         "accel": to_choice(raw.get("accel"), ACCELS),
         "accel_reason": one_line(raw.get("accel_reason")),
         "kernel": one_line(raw.get("kernel")),
+        "image": one_line(raw.get("image")),
         "boot_s": None if boot is None else to_number(boot),
         "console_log": safe_filename(raw.get("console_log")),
     }

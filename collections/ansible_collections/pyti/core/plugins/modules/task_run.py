@@ -202,7 +202,8 @@ pyti_results:
     guest:
       description:
         - For the qemu driver, the guest's C(accel) (V(kvm) or V(tcg)) and why
-          (C(accel_reason)), its C(kernel) release, its C(boot_s) (seconds from starting
+          (C(accel_reason)), its C(kernel) release, the C(image) it booted (kernel package
+          version and initramfs digest), its C(boot_s) (seconds from starting
           QEMU to the guest's init) and its C(console_log), a file of C(raw_dir); null for
           the namespace driver.
       type: dict
