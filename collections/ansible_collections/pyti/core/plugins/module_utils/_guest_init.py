@@ -180,7 +180,7 @@ def run_task(command, env, timeout, idle_timeout, capture):
     )
     started = last = time.monotonic()
     fd = proc.stdout.fileno()
-    expired = None
+    expired = exited = None
     while True:
         now = time.monotonic()
         if now - started > timeout:
@@ -189,19 +189,31 @@ def run_task(command, env, timeout, idle_timeout, capture):
         if now - last > idle_timeout:
             expired = "no-output"
             break
-        ready = select.select([fd], [], [], 0.2)[0]
+        # The task ends when its process does, even if a daemon it left holds the pipe:
+        # what is in the pipe then is read for at most a second more.
+        if exited is None and proc.poll() is not None:
+            exited = now
+        if exited is not None and now - exited > 1:
+            break
+        ready = select.select([fd], [], [], 0.2 if exited is None else 0)[0]
         if ready:
             chunk = os.read(fd, 65536)
             if not chunk:
                 break
             capture.feed(chunk)
             last = time.monotonic()
+        elif exited is not None:
+            break
     if expired:
         kill_group()
     rc = proc.wait()
+    duration = time.monotonic() - started
     kill_group()
     proc.stdout.close()
-    return (None if expired else rc), expired, time.monotonic() - started
+    if rc < 0:
+        # As bubblewrap reports a command killed by a signal, so that both drivers agree.
+        rc = 128 - rc
+    return (None if expired else rc), expired, duration
 
 
 def run_tasks(guest, boot_s):
