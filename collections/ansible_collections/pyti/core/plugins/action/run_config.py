@@ -54,6 +54,8 @@ class ActionModule(ActionBase):
         driver = _config.check_driver(args["driver"])
         limits = _limits.check(args["limits"])
         slaves = self._slaves(args["slaves"], task_vars)
+        if driver == "qemu":
+            _config.check_qemu_slaves(slaves)
         jobs, lacking = _config.job_matrix(specs, pythons, slaves)
         if lacking:
             raise ConfigError(
