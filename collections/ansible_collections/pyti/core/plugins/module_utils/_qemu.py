@@ -107,9 +107,11 @@ def _sandbox_for(
 
     QEMU then drops to UID itself (-runas) once it has opened its devices and files.
     """
-    box = _sandbox.Sandbox(uid=uid, ro=[(image.folder, "/pyti-image"), *ro], rw=list(rw), chdir="/")
-    argv = box.argv([], bwrap=_sandbox.find_bwrap())
-    argv = argv[: argv.index("setpriv")]
+    box = _sandbox.Sandbox(
+        uid=uid, ro=[(image.folder, "/pyti-image"), *ro], rw=list(rw), chdir="/", drop_uid=False
+    )
+    # Its options, without the "--" that ends them: more follow.
+    argv = box.argv([], bwrap=_sandbox.find_bwrap())[:-1]
     if accel == "kvm":
         argv += ["--dev-bind", "/dev/kvm", "/dev/kvm"]
     return argv + ["--"]
