@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
-APT_PACKAGES := bubblewrap util-linux python3-venv python3-pip chromium chromium-driver
+APT_PACKAGES := bubblewrap util-linux python3-venv python3-pip chromium chromium-driver \
+  qemu-system-x86 busybox-static
 COLLECTION := collections/ansible_collections/pyti/core
 SANITY_PYTHON := 3.11
 # The pip version that ansible-test (of the pinned ansible-core) puts in its venvs.
@@ -28,9 +29,11 @@ export GET_PIP_STANDIN
 setup: system-packages $(VENV)/.installed
 
 # Debian packages: bubblewrap makes the VMs, setpriv (util-linux) drops their uid,
-# chromium and its driver check the HTML report in a real browser.
+# chromium and its driver check the HTML report in a real browser, qemu-system-x86 and
+# busybox-static make the qemu driver's guests (its kernel is fetched when first used).
 system-packages:
 	@if ! command -v bwrap >/dev/null || ! command -v setpriv >/dev/null \
+	    || ! command -v qemu-system-x86_64 >/dev/null || ! [ -x /bin/busybox ] \
 	    || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
 	    || ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
 	  echo "Installing Debian packages: $(APT_PACKAGES)"; \
@@ -81,6 +84,7 @@ integration: setup
 molecule: setup
 	molecule test -s default
 	molecule test -s fleet
+	molecule test -s qemu
 
 # The fleet scenario starts an sshd of its own per test slave. Debian's ssh service is
 # not needed: on a systemd host it is masked while the package installs, then left off.

@@ -50,7 +50,7 @@ def _sandbox_rows(r: dict) -> list[list[str]]:
             "-",
             "-",
         ],
-        ["qemu VM: start", "not measured: PYTI has no qemu driver yet", "-", "n/a"],
+        ["qemu VM: start", "not measured here: see the README's qemu driver section", "-", "n/a"],
     ]
 
 

@@ -164,7 +164,7 @@ def test_config_error_stops_before_any_vm(tmp_path, cache_dir):
             "pyti_distributions: 'six=1.0' is not a valid requirement",
         ),
         ("pyti_pythons", ["3.99"], "pyti_pythons: no slave has '3.99'"),
-        ("pyti_driver", "vmware", "pyti_driver: unknown driver 'vmware' (known: namespace)"),
+        ("pyti_driver", "vmware", "pyti_driver: unknown driver 'vmware' (known: namespace, qemu)"),
         ("pyti_limits", {"task_timeout": -1}, "pyti_limits.task_timeout must be an integer >= 1"),
     ],
 )

@@ -56,6 +56,8 @@ class ActionModule(ActionBase):
         limits = _limits.check(args["limits"])
         slaves = self._slaves(args["slaves"], task_vars)
         candidates = _config.check_candidates(args["candidate"], base_dir)
+        if driver == "qemu":
+            _config.check_qemu_slaves(slaves)
         jobs, lacking = _config.job_matrix(specs, pythons, slaves)
         if lacking:
             raise ConfigError(

@@ -18,7 +18,7 @@ except ImportError:
     HAS_PACKAGING = False
 
 TASKS = ("install", "import", "test")
-DRIVERS = ("namespace",)
+DRIVERS = ("namespace", "qemu")
 DEFAULTS = {
     "pythons": ["python3"],
     "tasks": list(TASKS),
@@ -141,6 +141,18 @@ def check_driver(driver) -> str:
     return driver
 
 
+def check_qemu_slaves(slaves: dict) -> None:
+    """ConfigError naming the first slave that lacks what the qemu driver needs."""
+    for name in sorted(slaves):
+        missing = slaves[name].get("qemu_missing")
+        if missing:
+            raise ConfigError(
+                f"pyti_driver: qemu needs on slave {name}: {', '.join(missing)}",
+                field="pyti_driver",
+                value="qemu",
+            )
+
+
 def check_distributions(value, base_dir: str) -> list[str]:
     specs = _list_of_str("pyti_distributions", value)
     if not specs:
@@ -172,6 +184,7 @@ def inspected_slaves(names: list[str], hostvars) -> dict:
             "capacity": info.get("capacity", 1),
             "missing": info.get("missing", {}),
             "uv": info.get("uv"),
+            "qemu_missing": info.get("qemu_missing") or [],
         }
     return slaves
 

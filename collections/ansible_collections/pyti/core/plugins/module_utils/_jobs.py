@@ -12,14 +12,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-from . import _cgroup, _progress, _rawresults, _records, _sandbox, _tasks
+from . import _cgroup, _progress, _qemu, _qemu_image, _rawresults, _records, _sandbox, _tasks
 from ._capture import Capture
 from ._errors import PytiError, SandboxError
+from ._sandbox import Execution
 from ._tasks import TASK_NAMES
 from ._vm import NamespaceVM, mounts_under, unmount
 
 MAX_SLOTS = 256
 MAX_RECORD_BYTES = 1 << 20
+NO_RECORD = "the recorder left no signed record of the task"
 
 
 class Slave:
@@ -80,9 +82,15 @@ class Batch:
         heartbeat_timeout: float = 0,
         slave_name: str = "localhost",
         candidate: str | None = None,
+        driver: str = "namespace",
+        image_dir: str = "/var/cache/pyti/qemu",
     ):
         """CANDIDATE: the id of the candidates whose wheelhouses the candidate side uses."""
         self.slave = slave
+        self.driver = driver
+        self.image_dir = image_dir
+        self.image: _qemu_image.Image | None = None
+        self.accel: _qemu.Accel | None = None
         self.slave_name = slave_name
         self.run_id = run_id
         self.setup_dir = setup_dir
@@ -114,6 +122,12 @@ class Batch:
         os.makedirs(self.raw_root, mode=0o755, exist_ok=True)
         self.uids = [self.slave.uid_base + n for n in range(min(capacity, MAX_SLOTS))]
         _sandbox.write_vm_etc(self.etc_dir, self.uids)
+        if self.driver == "qemu":
+            # What a crashed run's QEMU left, should its /proc entry hide it from the sweep.
+            _qemu.kill_real_uid(self.slave.uid_base, self.slave.uid_base + MAX_SLOTS - 1)
+        if self.driver == "qemu" and jobs:
+            self.image = _qemu_image.ensure(self.image_dir)
+            self.accel = _qemu.choose_accel(self.image_dir, self.image, self.uids[0])
         slots = queue.Queue()
         for uid in self.uids:
             slots.put(uid)
@@ -151,6 +165,7 @@ class Job:
         self.raw_dir = os.path.join(batch.raw_root, job["id"])
         self.rejected: list[dict] = []
         self.not_applicable: str | None = None
+        self.guest: dict | None = None
 
     def run(self) -> dict:
         started = time.monotonic()
@@ -161,6 +176,7 @@ class Job:
             # The slave's own files failed it (a full disk, a lost mount): not a verdict.
             result["tasks"] = self._setup_failure(_slave_fault(self.batch.slave_name, exc))
         result["not_applicable"] = self.not_applicable
+        result["guest"] = self.guest
         result["duration_s"] = round(time.monotonic() - started, 3)
         result["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         result["rejected"] = self.rejected
@@ -177,7 +193,10 @@ class Job:
             return self._not_applicable(prepared["not_applicable"])
         if error:
             return self._setup_failure(error)
-        tasks = self._run_vm(prepared)
+        if self.batch.driver == "qemu":
+            tasks, self.guest = self._run_qemu(prepared)
+        else:
+            tasks = self._run_vm(prepared)
         if self.batch.abandoned:
             tasks = [_abandoned(t) for t in tasks]
         return tasks
@@ -207,7 +226,8 @@ class Job:
             "python": self.python["name"],
             "python_version": self.python["version"],
             "python_path": self.python["executable"],
-            "driver": "namespace",
+            "driver": self.batch.driver,
+            "guest": None,
             "vm": f"{self.batch.run_id}-{self.job['id']}",
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
             "raw_dir": f"{self.batch.slave_name}/{self.job['id']}",
@@ -279,6 +299,107 @@ class Job:
             )
         return self._judge_files(records, files, evidence)
 
+    def _run_qemu(self, prepared: dict) -> tuple[list[dict], dict]:
+        """One boot runs every task; the guest's records come back on the results disk."""
+        batch = self.batch
+        name = f"{batch.run_id}-{self.job['id']}"
+        base = os.path.join(batch.vm_root, self.job["id"])
+        vm = _qemu.QemuVM(name, base, self.uid, self.python, batch.limits, batch.image, batch.accel)
+        records, files, failure, evidence = [], {}, None, {}
+        try:
+            vm.create(
+                self._setup_files(prepared),
+                self._qemu_job_data(prepared),
+                batch.tasks,
+                batch.cgroups,
+            )
+            boot = vm.run_all_tasks()
+            records, found = vm.results(batch.tasks)
+            files, self.rejected = found.files, found.rejected
+            evidence = self._check_records(found.records, vm)
+            records, failure = self._after_boot(vm, boot, records)
+        except PytiError as exc:
+            failure = f"sandbox: {exc.msg}"
+        finally:
+            self._write_console(vm)
+            destroy_error = _destroy(vm)
+        self._save_files(files)
+        for record in records:
+            self._write_log(record["name"], record["execution"].output)
+        if failure:
+            records.append(
+                _tasks.task_record(self._next_task(records), "error", failure, "sandbox")
+            )
+        records = self._fill_after(records)
+        if destroy_error:
+            records[-1].update(
+                status="error", reason=f"sandbox: {destroy_error}", failure_kind="sandbox"
+            )
+        guest = {
+            "accel": batch.accel.name,
+            "accel_reason": batch.accel.reason,
+            "kernel": batch.image.version,
+            "image": batch.image.name,
+            "boot_s": vm.boot_s,
+            "console_log": "console.log",
+        }
+        return self._judge_files(records, files, evidence), guest
+
+    def _after_boot(self, vm, boot: dict, records: list[dict]) -> tuple[list[dict], str | None]:
+        """Records for what the guest could not report: a VM timeout or a guest that died."""
+        ended = len(records) == len(self.batch.tasks) or (
+            records and records[0]["name"] == "install" and _failed(records[0]["execution"])
+        )
+        if ended:
+            return records, None
+        if boot["expired"]:
+            running = self._next_task(records)
+            capture = _new_capture(self.batch.limits)
+            capture.feed(b"pyti: the VM timeout powered the guest off during this task\n")
+            execution = Execution(None, boot["duration_s"], "timeout", capture)
+            records.append({"name": running, "execution": execution, "vm_deadline": True})
+            return records, None
+        last = vm.console.tail_text(_tasks.TAIL_BYTES).strip().splitlines()[-1:] or ["no output"]
+        if vm.boot_s is None:
+            return (
+                records,
+                f"sandbox: the guest did not boot (qemu exited {boot['rc']}): {last[0][:300]}",
+            )
+        return records, f"sandbox: the guest stopped before reporting this task: {last[0][:300]}"
+
+    def _fill_after(self, records: list[dict]) -> list[dict]:
+        if records and "execution" in records[0] and _failed(records[0]["execution"]):
+            for name in self.batch.tasks[len(records) :]:
+                records.append(_tasks.skipped(name, "install did not pass"))
+        return self._fill_skipped(records)
+
+    def _setup_files(self, prepared: dict) -> dict:
+        setup = self.batch.setup_dir
+        return {
+            "runner": os.path.join(setup, "runner"),
+            "dist": os.path.join(setup, "dists", self.job["key"]),
+            "wheels": [os.path.join(setup, w) for w in prepared.get("wheels", [])],
+            "uv": self.batch.uv,
+        }
+
+    def _qemu_job_data(self, prepared: dict) -> dict:
+        data = self._job_data(prepared)
+        data["uv"] = _qemu.GUEST_UV if self.batch.uv else None
+        return data
+
+    def _write_console(self, vm) -> None:
+        with open(os.path.join(self.raw_dir, "console.log"), "wb") as handle:
+            handle.write(vm.console.data())
+
+    def _save_files(self, files: dict) -> None:
+        out = os.path.join(self.raw_dir, "vm")
+        os.makedirs(out, mode=0o755, exist_ok=True)
+        for path, data in files.items():
+            target = os.path.join(out, path)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as handle:
+                handle.write(data)
+
     def _next_task(self, records):
         return self.batch.tasks[len(records)] if len(records) < len(self.batch.tasks) else "test"
 
@@ -332,14 +453,18 @@ class Job:
         return found.files
 
     def _verify(self, vm: NamespaceVM) -> dict:
-        """Each task's signed record, checked with the VM's key, kept beside the raw results."""
         found = _rawresults.collect(vm.records_dir, 2 * len(TASK_NAMES), 4 * MAX_RECORD_BYTES)
+        return self._check_records(found.files, vm)
+
+    def _check_records(self, files: dict, vm) -> dict:
+        """Each task's signed record, checked with the VM's key, kept beside the raw results."""
         out = os.path.join(self.raw_dir, "records")
         os.makedirs(out, mode=0o755, exist_ok=True)
-        for path, data in found.files.items():
-            with open(os.path.join(out, path), "wb") as handle:
-                handle.write(data)
-        return {task: _records.verify(found.files, task, vm.key, vm.name) for task in TASK_NAMES}
+        for path, data in files.items():
+            if _rawresults.SAFE_NAME.fullmatch(path):
+                with open(os.path.join(out, path), "wb") as handle:
+                    handle.write(data)
+        return {task: _records.verify(files, task, vm.key, vm.name) for task in TASK_NAMES}
 
     def _judge_files(self, records: list[dict], files: dict, evidence: dict) -> list[dict]:
         judged = []
@@ -354,7 +479,7 @@ class Job:
                 files,
                 self.batch.limits,
                 record["vm_deadline"],
-                evidence[record["name"]],
+                evidence.get(record["name"], (None, NO_RECORD)),
             )
             task["log"] = f"{record['name']}.log"
             if task["status"] != "passed":
@@ -387,12 +512,16 @@ def _abandoned(task: dict) -> dict:
     return task
 
 
+def _failed(execution: Execution) -> bool:
+    return execution.rc != 0 or bool(execution.expired)
+
+
 def _new_capture(limits: dict) -> Capture:
     total = limits["output_bytes"]
     return Capture(head_bytes=total // 4, tail_bytes=total - total // 4)
 
 
-def _destroy(vm: NamespaceVM) -> str | None:
+def _destroy(vm) -> str | None:
     try:
         vm.destroy()
     except SandboxError as exc:

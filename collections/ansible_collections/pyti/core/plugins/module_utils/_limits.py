@@ -18,6 +18,7 @@ LIMITS = {
     "processes": (512, 8, "processes and threads one VM may have at once"),
     "scratch_bytes": (2 << 30, 16 << 20, "bytes one VM may write to its scratch and /tmp"),
     "scratch_inodes": (200_000, 1000, "files and folders one VM may create"),
+    "vm_cpus": (1, 1, "virtual CPUs of one qemu VM"),
 }
 
 

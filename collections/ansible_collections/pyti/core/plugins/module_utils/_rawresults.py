@@ -25,6 +25,8 @@ class Collected:
         self.files: dict[str, bytes] = {}
         self.rejected: list[dict] = []
         self.total = 0
+        # The recorder's signed records, when they come the same way (a qemu results disk).
+        self.records: dict[str, bytes] = {}
 
     def reject(self, path: str, reason: str) -> None:
         if len(self.rejected) < 100:

@@ -187,6 +187,7 @@ def normalise_result(raw: object, slave: object) -> dict:
     result["raw_dir"] = safe_relpath(raw.get("raw_dir"))
     result["tasks"] = _tasks(raw.get("tasks"))
     result["rejected"] = _rejected(raw.get("rejected"))
+    result["guest"] = _guest(raw.get("guest"))
     result["reused_from"] = safe_run_id(raw.get("reused_from")) if raw.get("reused_from") else None
     result["attempts"] = _attempts(raw, slave)
     result["side"] = to_choice(raw.get("side"), SIDES)
@@ -199,6 +200,24 @@ def normalise_result(raw: object, slave: object) -> dict:
         result["version"] = result["version"] or version
     result["python"] = result["python"] or ""
     return result
+
+
+ACCELS = ("kvm", "tcg")
+
+
+def _guest(raw: object) -> dict | None:
+    """What the qemu driver says of a result's guest; None for the namespace driver."""
+    if not isinstance(raw, Mapping):
+        return None
+    boot = raw.get("boot_s")
+    return {
+        "accel": to_choice(raw.get("accel"), ACCELS),
+        "accel_reason": one_line(raw.get("accel_reason")),
+        "kernel": one_line(raw.get("kernel")),
+        "image": one_line(raw.get("image")),
+        "boot_s": None if boot is None else to_number(boot),
+        "console_log": safe_filename(raw.get("console_log")),
+    }
 
 
 def _normalise_job(raw: object) -> dict | None:

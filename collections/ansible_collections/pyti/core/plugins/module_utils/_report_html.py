@@ -121,6 +121,7 @@ def _header(report: Mapping) -> str:
     run = report["run"]
     fields = (
         ("Driver", run["driver"]),
+        *_guests(report),
         ("Slaves", ", ".join(run["slaves"])),
         ("Pythons", ", ".join(run["pythons"])),
         ("Tasks", ", ".join(run["tasks"])),
@@ -131,6 +132,22 @@ def _header(report: Mapping) -> str:
     )
     items = "".join(f"<dt>{_e(name)}</dt><dd>{_e(value)}</dd>" for name, value in fields)
     return f'<h1 id="run-id">PYTI report {_e(run["id"])}</h1>\n<dl class="run">{items}</dl>\n'
+
+
+def _guests(report: Mapping) -> list[tuple[str, str]]:
+    """One line on the qemu guests of the run: acceleration, kernel and boot times."""
+    guests = [r["guest"] for r in report["results"] if r.get("guest")]
+    if not guests:
+        return []
+    accels = sorted({f"{g['accel']} ({g['accel_reason']})" for g in guests if g["accel"]})
+    kernels = sorted({g["kernel"] for g in guests if g["kernel"]})
+    boots = sorted(g["boot_s"] for g in guests if g["boot_s"] is not None)
+    boot = f"{boots[0]:.1f} to {boots[-1]:.1f} s" if boots else "unknown"
+    return [
+        ("Acceleration", "; ".join(accels)),
+        ("Guest kernel", ", ".join(kernels)),
+        ("Guest boot", f"{boot} over {len(boots)} guests"),
+    ]
 
 
 def _counts_row(label: str, counts: Mapping, extra: str = "") -> str:
@@ -225,7 +242,7 @@ def _result_row(result: Mapping, columns: list[str]) -> str:
     seconds = result["duration_s"]
     cells.append(f'<td class="num" data-num="{seconds}">{_duration(seconds)}</td>')
     raw = f'<a href="{_href("raw", result["raw_dir"])}/">raw</a>' if result["raw_dir"] else ""
-    cells.append(f"<td>{raw}</td>")
+    cells.append(f"<td>{raw}{_console_link(result)}</td>")
     return f'<tr class="result st-{status}" data-status="{status}">{"".join(cells)}</tr>'
 
 
@@ -242,6 +259,16 @@ def _name(result: Mapping) -> str:
         return result["distribution"]
     again = ", re-run" if (result["job"] or "").endswith("-rerun") else ""
     return f"{result['distribution']} ({side}{again})"
+
+
+def _console_link(result: Mapping) -> str:
+    """A qemu guest's console log and boot time; nothing for the namespace driver."""
+    guest = result.get("guest")
+    if not guest or not result["raw_dir"] or not guest["console_log"]:
+        return ""
+    link = _href("raw", result["raw_dir"], guest["console_log"])
+    boot = f" (boot {_duration(guest['boot_s'])})" if guest["boot_s"] is not None else ""
+    return f' <a class="raw" href="{link}">console</a>{_e(boot)}'
 
 
 def _result_tests(result: Mapping) -> dict[str, int] | None:

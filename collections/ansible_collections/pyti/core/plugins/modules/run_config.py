@@ -35,7 +35,8 @@ options:
     elements: raw
     default: [install, import, test]
   driver:
-    description: The VM driver; V(namespace) is the only one.
+    description:
+      - The VM driver, V(namespace) (bubblewrap) or V(qemu) (a QEMU virtual machine per job).
     type: raw
     default: namespace
   limits:
@@ -45,7 +46,8 @@ options:
         V(output_bytes) (1 MiB) of each task's output kept, head and tail;
         V(results_bytes) (32 MiB) and V(results_files) (64) of raw results accepted from a VM;
         V(memory_bytes) (2 GiB) of memory, scratch files included, and V(processes) (512) of
-        one VM; V(scratch_bytes) (2 GiB) and V(scratch_inodes) (200000) of its scratch.
+        one VM; V(scratch_bytes) (2 GiB) and V(scratch_inodes) (200000) of its scratch;
+        V(vm_cpus) (1) virtual CPUs of a qemu VM.
     type: raw
   report_dir:
     description: Where the report of the run is written, under a folder named after the run.

@@ -78,6 +78,14 @@ bwrap:
   returned: always
   type: str
   sample: /usr/bin/bwrap
+qemu_missing:
+  description:
+    - What the qemu driver needs and this slave lacks, each with its Debian package; empty
+      when the slave can run qemu VMs.
+  returned: always
+  type: list
+  elements: str
+  sample: ["qemu-system-x86_64 (Debian package qemu-system-x86)"]
 """
 
 import os
@@ -85,7 +93,7 @@ import shutil
 import sys
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pyti.core.plugins.module_utils import _pythons
+from ansible_collections.pyti.core.plugins.module_utils import _pythons, _qemu_image
 
 MIN_SERIES = (3, 9)
 
@@ -123,6 +131,7 @@ def main():
         capacity=capacity,
         uv=find_uv(),
         bwrap=shutil.which("bwrap"),
+        qemu_missing=_qemu_image.missing_tools(),
     )
 
 

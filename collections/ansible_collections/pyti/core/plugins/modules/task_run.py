@@ -17,6 +17,15 @@ description:
     C(/usr), the runner, its own distribution's archive and wheels read-only, and its own
     scratch dir writable; nothing of the slave's home dirs, keys or other VMs.
   - Each step in a VM finds the VM's name, the run id and the job id, in C(PYTI_VM).
+  - The V(qemu) driver boots a QEMU virtual machine per job, from a Debian kernel and a
+    busybox initramfs that it builds once in O(image_dir). The guest sees the setup of its
+    job, C(/usr) and the interpreter's prefix read-only through 9p, writes only to a tmpfs
+    of fixed size, has no network device, and runs the tasks in order as an unprivileged
+    user with the same runner. Exit statuses, durations, output and results files leave
+    the guest on a raw disk of fixed size that the slave reads once QEMU is gone.
+  - The qemu driver uses KVM when a bounded boot probe with KVM succeeds, and TCG (software
+    emulation) otherwise; the probe's verdict is cached in O(image_dir) per kernel, QEMU and
+    host kernel version.
   - Before the first VM, clears what a crashed earlier run left on the slave.
   - The exit status, duration and output of each task are observed from outside the VM.
   - Inside the VM, a recorder runs each step of a task as the VM's uid, takes the step's
@@ -60,6 +69,16 @@ options:
     elements: str
     choices: [install, import, test]
     default: [install, import, test]
+  driver:
+    description: The VM driver.
+    type: str
+    choices: [namespace, qemu]
+    default: namespace
+  image_dir:
+    description:
+      - Where the qemu driver keeps its guest kernel, initramfs and KVM probe verdicts.
+    type: path
+    default: /var/cache/pyti/qemu
   limits:
     description:
       - Per-VM limits, as checked by M(pyti.core.run_config); keys not given take their
@@ -96,6 +115,9 @@ options:
     type: str
 requirements:
   - bubblewrap (C(bwrap)) and setpriv (util-linux) on the slave
+  - for the qemu driver, C(qemu-system-x86_64) (Debian qemu-system-x86), C(/bin/busybox)
+    (Debian busybox-static), and apt-get and dpkg with a Debian archive that has
+    C(linux-image-amd64)
   - cgroups with the memory and pids controllers on the slave
 extends_documentation_fragment:
   - pyti.core._attributes
@@ -115,6 +137,13 @@ notes:
   - A VM that did not start, and a job that the slave's own files failed (a full disk), end
     as an C(error) of failure kind C(infra), never as the distribution's failure;
     M(pyti.core.run_replan) plans such jobs again on another slave.
+  - The qemu driver gives each guest C(memory_bytes) plus 256 MiB of memory and
+    C(vm_cpus) virtual CPUs; the tasks in it are held to C(memory_bytes),
+    C(processes) and a scratch of C(scratch_bytes) by the guest's own cgroup
+    and tmpfs. Its results disk holds C(results_bytes) plus three times
+    C(output_bytes) plus 1 MiB; what does not fit is refused.
+  - Under TCG a guest boots in about 5 s and Python runs several times slower than on the
+    host; raise C(task_timeout) accordingly.
 seealso:
   - module: pyti.core.results_fetch
 """
@@ -206,6 +235,14 @@ pyti_results:
       description: When the job ended, in UTC, ISO 8601.
       type: str
       sample: "2026-12-04T16:10:42+00:00"
+    guest:
+      description:
+        - For the qemu driver, the guest's C(accel) (V(kvm) or V(tcg)) and why
+          (C(accel_reason)), its C(kernel) release, the C(image) it booted (kernel package
+          version and initramfs digest), its C(boot_s) (seconds from starting
+          QEMU to the guest's init) and its C(console_log), a file of C(raw_dir); null for
+          the namespace driver.
+      type: dict
 raw_dir:
   description: The slave folder that holds the raw results of the run.
   returned: success
@@ -253,6 +290,8 @@ def main():
                 "choices": ["install", "import", "test"],
                 "default": ["install", "import", "test"],
             },
+            "driver": {"type": "str", "choices": ["namespace", "qemu"], "default": "namespace"},
+            "image_dir": {"type": "path", "default": "/var/cache/pyti/qemu"},
             "limits": {"type": "dict", "default": {}},
             "capacity": {"type": "int", "default": 2},
             "uv": {"type": "path"},
@@ -276,6 +315,8 @@ def main():
             heartbeat_timeout=p["heartbeat_timeout"],
             slave_name=p["slave_name"],
             candidate=p["candidate"],
+            driver=p["driver"],
+            image_dir=p["image_dir"],
         )
         results = batch.run(jobs_with_keys(p["jobs"], p["keys"]), p["capacity"])
     except PytiError as exc:

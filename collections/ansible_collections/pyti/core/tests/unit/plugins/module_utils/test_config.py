@@ -145,7 +145,7 @@ def test_check_tasks_errors(tasks, msg):
 def test_check_driver():
     assert check_driver("namespace") == "namespace"
     error = error_of(check_driver, "docker")
-    assert error.msg == "pyti_driver: unknown driver 'docker' (known: namespace)"
+    assert error.msg == "pyti_driver: unknown driver 'docker' (known: namespace, qemu)"
     assert error.context == {"field": "pyti_driver", "value": "docker"}
 
 
@@ -190,6 +190,7 @@ def test_limits_defaults():
         "processes": 512,
         "scratch_bytes": 2147483648,
         "scratch_inodes": 200000,
+        "vm_cpus": 1,
     }
     assert _limits.check(None) == expected
     assert _limits.check({}) == expected
@@ -204,7 +205,7 @@ def test_limits_defaults():
             {"cpus": 2},
             "pyti_limits.cpus is not a known limit (known: memory_bytes, no_output_timeout, "
             "output_bytes, processes, results_bytes, results_files, scratch_bytes, "
-            "scratch_inodes, task_timeout, vm_timeout)",
+            "scratch_inodes, task_timeout, vm_cpus, vm_timeout)",
             id="unknown",
         ),
         pytest.param(

@@ -153,3 +153,33 @@ def test_inline_script_is_valid_javascript(tmp_path):
     script = tmp_path / "report.js"
     script.write_text(_report_html._JS, encoding="utf-8")
     subprocess.run(["node", "--check", str(script)], check=True)
+
+
+def test_qemu_guests_in_header_and_rows(run_payload, result_payload):
+    def guest(boot):
+        return {
+            "accel": "tcg",
+            "accel_reason": "KVM probe: no boot",
+            "kernel": "6.1.0-57-amd64",
+            "boot_s": boot,
+            "console_log": "console.log",
+        }
+
+    run_payload["driver"] = "qemu"
+    results = [
+        result_payload("j0001", "six", "1", "3.11", driver="qemu", guest=guest(4.25)),
+        result_payload("j0002", "idna", "3", "3.11", driver="qemu", guest=guest(6.5)),
+    ]
+    page = Page(render(run_payload, localhost=results))
+    text = " ".join(page.text)
+    assert "Acceleration tcg (KVM probe: no boot)" in text
+    assert "Guest kernel 6.1.0-57-amd64" in text
+    assert "Guest boot 4.2 to 6.5 s over 2 guests" in text
+    assert "(boot 6.5s)" in text
+    links = [a["href"] for a in page.find("a") if "href" in a]
+    assert "raw/localhost/j0001/console.log" in links
+
+
+def test_namespace_results_have_no_guest(run_payload, result_payload):
+    text = render(run_payload, localhost=[result_payload("j0001", "six", "1", "3.11")])
+    assert "Guest kernel" not in text and "console.log" not in text
