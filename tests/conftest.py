@@ -90,6 +90,28 @@ def wait_for(predicate, timeout: float) -> bool:
     return False
 
 
+def processes_mentioning(text: str, uid: int | None = None) -> list[str]:
+    """Command lines of the processes that name TEXT (and run as UID, when given).
+
+    Other runs on a shared machine may use the same VM uids at the same time; a run's own
+    VM processes name its work dir in their arguments (QEMU its shares, bubblewrap its
+    binds), which tells them apart.
+    """
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            args = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if uid is not None and os.stat(f"/proc/{entry}").st_uid != uid:
+                continue
+        except (OSError, UnicodeDecodeError):
+            continue
+        if text in args:
+            found.append(f"{entry} {args[:300]}")
+    return found
+
+
 def load_report(report_dir: Path) -> dict:
     return json.loads((report_dir / "latest" / "report.json").read_text())
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import ROOT, load_report, run_playbook
+from conftest import ROOT, load_report, processes_mentioning, run_playbook
 from fixtures.sdists import standard_corpus
 
 # The probe is tested through the collection's own code, as the unit tests import it.
@@ -75,14 +74,6 @@ def verdicts(report: dict) -> dict:
     }
 
 
-def vm_processes(first: int, end: int) -> list[str]:
-    """ps lines of the processes whose real uid is in FIRST..END-1."""
-    lines = subprocess.run(
-        ["ps", "-e", "-o", "ruid=,pid=,args="], capture_output=True, text=True, check=True
-    ).stdout.splitlines()
-    return [ln for ln in lines if first <= int(ln.split()[0]) < end]
-
-
 def by_name(report: dict) -> dict:
     return {r["distribution"]: r for r in report["results"]}
 
@@ -138,7 +129,8 @@ def test_nothing_of_the_guests_survives(runs):
     work = runs["qemu"]["work"]
     assert os.listdir(work / "vms") == []
     assert os.listdir(work / "runs") == []
-    assert vm_processes(UID_BASE, UID_BASE + 256) == []
+    for driver in ("namespace", "qemu"):
+        assert processes_mentioning(str(runs[driver]["work"])) == []
 
 
 @pytest.mark.parametrize("cpu", ["host", "qemu64"])
@@ -149,7 +141,7 @@ def test_kvm_probe_is_bounded(cpu):
     started = time.monotonic()
     accel = _qemu.probe_kvm(image, UID_BASE + 7, timeout=10, cpu=cpu)
     assert time.monotonic() - started < 10 + 10
-    assert vm_processes(UID_BASE + 7, UID_BASE + 8) == []
+    assert processes_mentioning("pyti.probe", uid=UID_BASE + 7) == []
     if accel.name == "kvm":
         assert accel.reason.startswith("KVM probe booted in ")
     else:
