@@ -182,9 +182,12 @@ class Store:
         target = os.path.join(self.setup, rel)
         if not os.path.exists(target):
             os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
-            shutil.copyfile(path, target + ".part")
-            os.chmod(target + ".part", 0o444)
-            os.replace(target + ".part", target)
+
+            def copy(handle):
+                with open(path, "rb") as src:
+                    shutil.copyfileobj(src, handle)
+
+            replace_atomically(target, copy, 0o444)
         return rel
 
     def dist_dir(self, key: str) -> str:
@@ -200,10 +203,8 @@ class Store:
     def write_dist(self, dist: dict) -> None:
         folder = self.dist_dir(dist["key"])
         os.makedirs(folder, mode=0o755, exist_ok=True)
-        path = os.path.join(folder, "dist.json")
-        with open(path + ".part", "w", encoding="utf-8") as handle:
-            json.dump(dist, handle, indent=1, sort_keys=True)
-        os.replace(path + ".part", path)
+        text = json.dumps(dist, indent=1, sort_keys=True)
+        replace_atomically(os.path.join(folder, "dist.json"), lambda h: h.write(text.encode()))
 
     def acquired(self, spec: str) -> dict | None:
         if not PINNED.match(spec):
@@ -225,9 +226,28 @@ class Store:
             "acquired",
             _archives.hashlib.sha256(spec.encode()).hexdigest()[:32] + ".json",
         )
-        with open(path + ".part", "w", encoding="utf-8") as handle:
-            json.dump({"spec": spec, "key": key}, handle)
-        os.replace(path + ".part", path)
+        text = json.dumps({"spec": spec, "key": key})
+        replace_atomically(path, lambda handle: handle.write(text.encode()))
+
+
+def replace_atomically(target: str, fill, mode: int = 0o644) -> None:
+    """Write TARGET with FILL(handle) through a temporary file of this writer's own.
+
+    Preparation runs in parallel, and two distributions often need the same wheel: each
+    writer gets its own partial file, and the last rename wins with the same content.
+    """
+    fd, part = tempfile.mkstemp(
+        dir=os.path.dirname(target), prefix=os.path.basename(target) + ".", suffix=".part"
+    )
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            fill(handle)
+        os.chmod(part, mode)
+        os.replace(part, target)
+    except BaseException:
+        if os.path.lexists(part):
+            os.unlink(part)
+        raise
 
 
 def _error(status: str, kind: str, reason: str) -> dict:
