@@ -24,7 +24,7 @@ subprocess.check_call([sys.executable, "-m", "pip", "install", *args])
 endef
 export GET_PIP_STANDIN
 
-.PHONY: setup system-packages run test lint sanity unit integration molecule clean
+.PHONY: setup system-packages run test test-qemu lint sanity unit integration molecule clean
 
 setup: system-packages $(VENV)/.installed
 
@@ -80,6 +80,10 @@ unit: setup
 
 integration: setup
 	pytest -q tests/integration
+
+# The hostile subset in qemu guests: about six minutes under TCG, so not part of test.
+test-qemu: setup
+	pytest -q -m qemu_hostile tests/hostile/test_hostile_qemu.py
 
 molecule: setup
 	molecule test -s default

@@ -15,6 +15,7 @@ from conftest import load_report, processes_mentioning, run_playbook
 from fixtures.hostile import CASES, RESULTS_FILL, build
 from fixtures.sdists import standard_corpus
 
+pytestmark = pytest.mark.qemu_hostile
 MiB = 1 << 20
 # Wider than the namespace suite's: Python in a TCG guest is several times slower.
 LIMITS = {
