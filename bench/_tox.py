@@ -19,7 +19,7 @@ skip_missing_interpreters = false
 [testenv:bench]
 package = skip
 base_python = {python}
-install_command = python -I -m pip install --no-index --find-links {wheelhouse} {{opts}} {{packages}}
+install_command = python -I -m pip install --no-index -f {wheelhouse} {{opts}} {{packages}}
 deps =
 {deps}
 change_dir = {folder}

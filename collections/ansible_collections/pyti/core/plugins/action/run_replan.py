@@ -42,7 +42,8 @@ def _check(run: dict, healthy: list[str]) -> None:
     missing = [key for key in RUN_KEYS if key not in run]
     if missing or not isinstance(run["jobs"], list):
         raise ConfigError(
-            f"run: not a run planned by pyti.core.run_config (lacks {', '.join(missing) or 'jobs'})",
+            "run: not a run planned by pyti.core.run_config "
+            f"(lacks {', '.join(missing) or 'jobs'})",
             field="run",
             value=missing,
         )

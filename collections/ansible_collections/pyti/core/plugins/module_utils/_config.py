@@ -36,14 +36,19 @@ def _list_of_str(name: str, value) -> list[str]:
     return [v.strip() for v in value]
 
 
-def check_distribution(spec: str, base_dir: str) -> str:
-    """A requirement spec or an archive path, normalised; ConfigError when it is neither."""
+def check_distribution(
+    spec: str,
+    base_dir: str,
+    field: str = "pyti_distributions",
+    forms: str = "name or name==version",
+) -> str:
+    """A requirement spec or an archive path, normalised; ConfigError naming FIELD if neither."""
     if "://" not in spec and "@" not in spec and (spec.endswith(ARCHIVE_SUFFIXES) or "/" in spec):
         path = os.path.abspath(os.path.join(base_dir, os.path.expanduser(spec)))
         if not os.path.isfile(path):
             raise ConfigError(
-                f"pyti_distributions: {spec!r} looks like a path but no such file exists",
-                field="pyti_distributions",
+                f"{field}: {spec!r} looks like a path but no such file exists",
+                field=field,
                 value=spec,
             )
         return path
@@ -51,15 +56,14 @@ def check_distribution(spec: str, base_dir: str) -> str:
         req = Requirement(spec)
     except InvalidRequirement as exc:
         raise ConfigError(
-            f"pyti_distributions: {spec!r} is not a valid requirement: {str(exc).splitlines()[0]}",
-            field="pyti_distributions",
+            f"{field}: {spec!r} is not a valid requirement: {str(exc).splitlines()[0]}",
+            field=field,
             value=spec,
         ) from None
     if req.url or req.marker or req.extras:
         raise ConfigError(
-            f"pyti_distributions: {spec!r}: use name or name==version, without "
-            "URL, marker or extras",
-            field="pyti_distributions",
+            f"{field}: {spec!r}: use {forms}, without URL, marker or extras",
+            field=field,
             value=spec,
         )
     return str(req)
@@ -77,31 +81,7 @@ def check_candidates(value, base_dir: str) -> list[str]:
 
 def _check_candidate(spec: str, base_dir: str) -> str:
     """A candidate: an archive path that exists or a requirement spec with a name."""
-    if "://" not in spec and "@" not in spec and (spec.endswith(ARCHIVE_SUFFIXES) or "/" in spec):
-        path = os.path.abspath(os.path.join(base_dir, os.path.expanduser(spec)))
-        if not os.path.isfile(path):
-            raise ConfigError(
-                f"pyti_candidate: {spec!r} looks like a path but no such file exists",
-                field="pyti_candidate",
-                value=spec,
-            )
-        return path
-    try:
-        req = Requirement(spec)
-    except InvalidRequirement as exc:
-        raise ConfigError(
-            f"pyti_candidate: {spec!r} is not a valid requirement: {str(exc).splitlines()[0]}",
-            field="pyti_candidate",
-            value=spec,
-        ) from None
-    if req.url or req.marker or req.extras:
-        raise ConfigError(
-            f"pyti_candidate: {spec!r}: use a path, name or name==version, without "
-            "URL, marker or extras",
-            field="pyti_candidate",
-            value=spec,
-        )
-    return str(req)
+    return check_distribution(spec, base_dir, "pyti_candidate", "a path, name or name==version")
 
 
 def candidate_jobs(jobs: list[dict]) -> list[dict]:

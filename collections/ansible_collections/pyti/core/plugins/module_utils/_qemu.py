@@ -24,7 +24,7 @@ import threading
 import time
 
 # _guest_init is imported so that Ansible ships it with the module; its source goes to the guest.
-from . import _cgroup, _guest_init, _prepare, _qemu_image, _rawresults, _sandbox
+from . import _cgroup, _guest_init, _prepare, _qemu_image, _rawresults, _sandbox, _vm
 from ._capture import Capture
 from ._errors import SandboxError
 from ._sandbox import Execution
@@ -43,21 +43,7 @@ PROBE_TIMEOUT_S = 30
 DISK_SLACK = 1 << 20
 INIT_MARK = b"pyti-guest: init "
 QEMU_SANDBOX = "on,obsolete=deny,spawn=deny,resourcecontrol=deny"
-GUEST_ENV = {
-    "HOME": "/vm/home",
-    "TMPDIR": "/tmp",
-    "LANG": "C.UTF-8",
-    "PATH": "/vm/venv/bin:/usr/local/bin:/usr/bin:/bin",
-    "PIP_NO_INDEX": "1",
-    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-    "PIP_NO_INPUT": "1",
-    "UV_OFFLINE": "1",
-    "UV_NO_CONFIG": "1",
-    "UV_PYTHON_DOWNLOADS": "never",
-    "UV_CACHE_DIR": "/vm/.cache/uv",
-    "UV_LINK_MODE": "copy",
-    "PYTHONUNBUFFERED": "1",
-}
+GUEST_ENV = dict(_vm.VM_ENV)
 
 
 def qemu_argv(

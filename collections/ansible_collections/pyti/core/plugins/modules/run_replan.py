@@ -23,7 +23,9 @@ version_added: 0.1.0
 author: PYTI developers (!UNKNOWN)
 options:
   run:
-    description: The run, as M(pyti.core.run_config) returned it (RV(pyti.core.run_config#module:pyti_run)).
+    description:
+      - The run, as M(pyti.core.run_config) returned it
+        (RV(pyti.core.run_config#module:pyti_run)).
     type: dict
     required: true
   slaves:
@@ -81,7 +83,9 @@ pyti_retry:
       elements: dict
       sample: [{id: j0003, slave: slave1, retry_of: slave2, attempt: 2}]
     unplaced:
-      description: The jobs without a verdict that stay as they are, with C(id), C(slave) and C(reason).
+      description:
+        - The jobs without a verdict that stay as they are, with C(id), C(slave) and
+          C(reason).
       type: list
       elements: dict
       sample: [{id: j0004, slave: slave2, reason: "no other healthy slave has python 3.13"}]

@@ -49,7 +49,8 @@ def test_conflict_from_the_metadata(tmp_path, requires, expected):
 
 def test_conflict_deeper_in_the_resolution_comes_from_pip():
     output = """\
-ERROR: Cannot install dep==1.0 and libx 2.0 because these package versions have conflicting dependencies.
+ERROR: Cannot install dep==1.0 and libx 2.0 because these package versions \
+have conflicting dependencies.
 
 The conflict is caused by:
     The user requested libx 2.0 (from /prepare/cand/libx-2.0-py3-none-any.whl)
