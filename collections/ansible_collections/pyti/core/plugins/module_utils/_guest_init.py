@@ -197,6 +197,9 @@ def run_task(command, env, timeout, idle_timeout, capture, key):
     os.close(key_read)
     started = last = time.monotonic()
     fd = proc.stdout.fileno()
+    # Readable the moment the recorder ends, so that its end is not polled for.
+    ended = os.pidfd_open(proc.pid) if hasattr(os, "pidfd_open") else None
+    watched = [fd] if ended is None else [fd, ended]
     expired = exited = None
     while True:
         now = time.monotonic()
@@ -212,7 +215,10 @@ def run_task(command, env, timeout, idle_timeout, capture, key):
             exited = now
         if exited is not None and now - exited > 1:
             break
-        ready = select.select([fd], [], [], 0.2 if exited is None else 0)[0]
+        ready = select.select(watched, [], [], 0.2 if exited is None else 0)[0]
+        if ended in ready:
+            watched.remove(ended)
+            continue
         if ready:
             chunk = os.read(fd, 65536)
             if not chunk:
@@ -225,6 +231,8 @@ def run_task(command, env, timeout, idle_timeout, capture, key):
         kill_group()
     rc = proc.wait()
     duration = time.monotonic() - started
+    if ended is not None:
+        os.close(ended)
     kill_group()
     proc.stdout.close()
     if rc < 0:

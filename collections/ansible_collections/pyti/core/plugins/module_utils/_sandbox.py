@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -249,17 +250,38 @@ def hide_arguments(argv: list[str]) -> tuple[list[str], int | None]:
 
 
 def _watch(proc, started: float, timeout: float, idle_timeout: float, state: dict) -> str | None:
-    while True:
-        try:
-            proc.wait(timeout=0.05)
-            return None
-        except subprocess.TimeoutExpired:
-            pass
-        now = time.monotonic()
-        if now - started > timeout:
-            return "timeout"
-        if now - state["last"] > idle_timeout:
-            return "no-output"
+    """Wait for PROC to end, or for one of its timeouts; the timeout's name, or None."""
+    ended = _exit_descriptor(proc)
+    try:
+        while True:
+            if ended is None:
+                try:
+                    proc.wait(timeout=0.05)
+                    return None
+                except subprocess.TimeoutExpired:
+                    pass
+            elif select.select([ended], [], [], 0.25)[0] or proc.poll() is not None:
+                proc.wait()
+                return None
+            now = time.monotonic()
+            if now - started > timeout:
+                return "timeout"
+            if now - state["last"] > idle_timeout:
+                return "no-output"
+    finally:
+        if ended is not None:
+            os.close(ended)
+
+
+def _exit_descriptor(proc: subprocess.Popen) -> int | None:
+    """A pidfd, readable the moment PROC ends; None where the kernel has none (before 5.3).
+
+    Polling instead would add up to its period to every task.
+    """
+    try:
+        return os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        return None
 
 
 LOCK_DIRS = ("/run/lock", "/var/lock", "/tmp")

@@ -15,14 +15,11 @@ must keep to the standard library of Python 3.6 and import nothing that the
 code under test can write.
 """
 
-import hashlib
-import hmac
 import json
 import os
 import selectors
 import socket
 import struct
-import subprocess
 import sys
 import time
 
@@ -68,14 +65,7 @@ class Step:
             env["PYTI_EVENTS_FD"] = str(theirs.fileno())
             pass_fds = (theirs.fileno(),)
         started = time.monotonic()
-        proc = subprocess.Popen(
-            as_user(self.uid, self.argv),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stderr=subprocess.PIPE if self.keep_stderr else None,
-            pass_fds=pass_fds,
-            start_new_session=True,
-        )
+        proc = Child(as_user(self.uid, self.argv), env, pass_fds, self.keep_stderr)
         if ours is not None:
             theirs.close()
         self._follow(proc, ours)
@@ -88,6 +78,9 @@ class Step:
     def _follow(self, proc, ours):
         """Read events and stderr until the process ends, then what it left in the socket."""
         sel = selectors.DefaultSelector()
+        ended = exit_descriptor(proc)
+        if ended is not None:
+            sel.register(ended, selectors.EVENT_READ, "exit")
         if ours is not None:
             ours.setblocking(False)
             sel.register(ours, selectors.EVENT_READ, "events")
@@ -95,7 +88,9 @@ class Step:
             os.set_blocking(proc.stderr.fileno(), False)
             sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
         while proc.poll() is None:
-            for key, _mask in sel.select(timeout=0.1):
+            for key, _mask in sel.select(timeout=0.1 if ended is not None else 0.01):
+                if key.data == "exit":
+                    continue
                 if key.data == "events":
                     if not self._receive(ours, proc.pid):
                         sel.unregister(ours)
@@ -109,6 +104,8 @@ class Step:
             self._relay(proc.stderr)
             proc.stderr.close()
         sel.close()
+        if ended is not None:
+            os.close(ended)
 
     def _receive(self, ours, pid):
         """Take the queued messages; False once the other end is closed by all."""
@@ -140,6 +137,90 @@ class Step:
         sys.stdout.flush()
         self.stderr_tail = (self.stderr_tail + chunk)[-TAIL_BYTES:]
         return True
+
+
+class Child:
+    """A process started by fork and exec, in a session of its own, stdin from /dev/null.
+
+    The recorder has a single thread, so fork is safe here, and the subprocess module
+    would double the time that the recorder takes to start.
+    """
+
+    def __init__(self, argv, env, pass_fds=(), stderr_pipe=False):
+        self.returncode = None
+        self.stderr = None
+        failed_read, failed_write = os.pipe()
+        child_stderr = None
+        if stderr_pipe:
+            stderr_read, child_stderr = os.pipe()
+            self.stderr = os.fdopen(stderr_read, "rb", 0)
+        self.pid = os.fork()
+        if self.pid == 0:
+            self._exec(argv, env, pass_fds, child_stderr, failed_write)
+        os.close(failed_write)
+        if child_stderr is not None:
+            os.close(child_stderr)
+        with os.fdopen(failed_read, "rb") as failed:
+            error = failed.read()
+        if error:
+            self.wait()
+            raise OSError(int(error), f"starting {argv[0]} failed: {os.strerror(int(error))}")
+
+    @staticmethod
+    def _exec(argv, env, pass_fds, child_stderr, failed_write):
+        """In the child: set up its descriptors and exec ARGV; report an errno if it fails."""
+        try:
+            os.setsid()
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            if child_stderr is not None:
+                os.dup2(child_stderr, 2)
+            keep = {0, 1, 2, failed_write} | set(pass_fds)
+            for name in os.listdir("/proc/self/fd"):
+                if int(name) not in keep:
+                    try:
+                        os.close(int(name))
+                    except OSError:
+                        pass
+            for fd in pass_fds:
+                os.set_inheritable(fd, True)
+            os.execvpe(argv[0], argv, env)
+        except BaseException as exc:  # noqa: BLE001 - the child must never return
+            os.write(failed_write, str(getattr(exc, "errno", None) or 1).encode())
+        finally:
+            os._exit(127)
+
+    def poll(self):
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self._set(status)
+        return self.returncode
+
+    def wait(self):
+        if self.returncode is None:
+            self._set(os.waitpid(self.pid, 0)[1])
+        return self.returncode
+
+    def _set(self, status):
+        if os.WIFSIGNALED(status):
+            self.returncode = -os.WTERMSIG(status)
+        else:
+            self.returncode = os.WEXITSTATUS(status)
+
+
+def exit_descriptor(proc):
+    """A descriptor that turns readable the moment PROC ends, where the system has them.
+
+    Without one, the step's end is polled for, which adds up to the poll's period to it.
+    """
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is None:
+        return None
+    try:
+        return pidfd_open(proc.pid)
+    except OSError:
+        return None
 
 
 def as_user(uid, argv):
@@ -176,12 +257,14 @@ def text(value, limit):
     return str(value)[:limit] if value is not None else None
 
 
-def runner_step(task, job, uid, python, events=True, env=None):
-    return Step([python, RUNNER, task, "/job/job.json"], uid, events=events, env=env).run()
+def runner_step(task, job, uid, python, events=True, env=None, flags=()):
+    argv = [python, *flags, RUNNER, task, "/job/job.json"]
+    return Step(argv, uid, events=events, env=env).run()
 
 
 def task_install(job, uid):
-    step = runner_step("install", job, uid, job["python"], events=False)
+    # Before the venv exists the runner needs the standard library alone: no site-packages.
+    step = runner_step("install", job, uid, job["python"], events=False, flags=("-I", "-S"))
     return step, {}
 
 
@@ -287,6 +370,10 @@ def read_key(fd):
 
 
 def sign(key, payload):
+    # Imported once the steps are done: hashlib is slow to load.
+    import hashlib
+    import hmac
+
     return hmac.new(key, payload, hashlib.sha256).hexdigest()
 
 

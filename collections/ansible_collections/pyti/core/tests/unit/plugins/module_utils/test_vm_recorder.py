@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import resource
+import select
 import shutil
 import stat
 import sys
@@ -132,6 +133,37 @@ def test_a_step_that_closes_its_socket_does_not_make_the_recorder_spin():
     # Waiting on a step costs next to no CPU (under 0.01 s here); reading a socket that
     # tells end-of-file over and over costs as much of the step's time as it is given.
     assert spent < 0.1, f"the recorder used {spent:.2f} s of CPU while the step slept 1.5 s"
+
+
+@needs_root
+def test_a_step_inherits_no_descriptor_of_the_recorder_but_its_socket():
+    inheritable = os.open(os.devnull, os.O_RDONLY)
+    os.set_inheritable(inheritable, True)
+    try:
+        ran = step("send({'e': 'fds', 'fds': os.listdir('/proc/self/fd')})", events=True)
+    finally:
+        os.close(inheritable)
+    fds = {int(fd) for fd in ran.events[0]["fds"]}
+    assert inheritable not in fds
+    # stdin, stdout, stderr, the events socket and the listing's own descriptor.
+    assert len(fds) == 5, fds
+
+
+def test_a_step_that_cannot_start_is_an_error_of_the_recorder():
+    with pytest.raises(OSError, match="starting /nonexistent/setpriv failed: No such file"):
+        _vm_recorder.Child(["/nonexistent/setpriv"], {})
+
+
+def test_the_end_of_a_step_wakes_the_recorder():
+    child = _vm_recorder.Child([sys.executable, "-c", "import time; time.sleep(0.2)"], {})
+    ended = _vm_recorder.exit_descriptor(child)
+    assert ended is not None
+    try:
+        assert select.select([ended], [], [], 0)[0] == []
+        assert select.select([ended], [], [], 30)[0] == [ended]
+        assert child.wait() == 0
+    finally:
+        os.close(ended)
 
 
 EVENTS = [
