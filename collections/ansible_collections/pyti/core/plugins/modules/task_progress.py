@@ -28,6 +28,13 @@ options:
       - The async results file of the background M(pyti.core.task_run) task, as it registered
         it. When that job has ended, by success or failure, the progress is C(finished).
     type: path
+  wait:
+    description:
+      - How many seconds to wait for the background task to end before returning the
+        progress so far. The end is seen within a tenth of a second, so a loop with
+        C(delay=0) follows the run as closely as it can without adding a poll's delay to it.
+    type: float
+    default: 0
 extends_documentation_fragment:
   - pyti.core._attributes
   - pyti.core._attributes.info_module
@@ -43,10 +50,11 @@ EXAMPLES = r"""
   pyti.core.task_progress:
     run_id: "{{ pyti_run.id }}"
     results_file: "{{ pyti_task_run.results_file }}"
+    wait: 2
   register: pyti_progress
   until: pyti_progress.finished
   retries: 100000
-  delay: 2
+  delay: 0
 """
 
 RETURN = r"""
@@ -64,6 +72,7 @@ pyti_progress:
 """
 
 import json
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyti.core.plugins.module_utils import _jobs, _progress
@@ -81,22 +90,41 @@ def job_ended(results_file: str | None) -> bool:
     return "started" not in data or bool(data.get("finished"))
 
 
+def finished(path: str, results_file: str | None) -> bool:
+    """Whether the background task is over: its async results, else its last progress line.
+
+    The progress ends a moment before the task has written its results, so the async
+    results file, when there is one, is what tells.
+    """
+    if results_file:
+        return job_ended(results_file)
+    return _progress.read(path)["ended"]
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
             "run_id": {"type": "str", "required": True},
             "work_dir": {"type": "path", "default": "/var/lib/pyti"},
             "results_file": {"type": "path"},
+            "wait": {"type": "float", "default": 0},
         },
         supports_check_mode=True,
     )
-    path = _jobs.progress_path(module.params["work_dir"], module.params["run_id"])
+    params = module.params
+    if not 0 <= params["wait"] <= 600:
+        module.fail_json(msg=f"wait must be from 0 to 600 seconds, not {params['wait']}")
+    path = _jobs.progress_path(params["work_dir"], params["run_id"])
     if not module.check_mode:
         _progress.beat(path)
+    deadline = time.monotonic() + params["wait"]
+    done = finished(path, params["results_file"])
+    while not done and time.monotonic() < deadline:
+        time.sleep(0.1)
+        done = finished(path, params["results_file"])
     progress = _progress.read(path)
     progress["results"] = _progress.recent_results(path)
-    finished = progress["ended"] or job_ended(module.params["results_file"])
-    module.exit_json(changed=False, finished=finished, pyti_progress=progress)
+    module.exit_json(changed=False, finished=done, pyti_progress=progress)
 
 
 if __name__ == "__main__":
