@@ -50,7 +50,27 @@ def _sandbox_rows(r: dict) -> list[list[str]]:
             "-",
             "-",
         ],
-        ["qemu VM: start", "not measured here: see the README's qemu driver section", "-", "n/a"],
+        *_qemu_rows(r.get("qemu") or {"count": 0, "skipped": "not measured"}),
+    ]
+
+
+def _qemu_rows(q: dict) -> list[list[str]]:
+    if not q["count"]:
+        return [["qemu VM: start", f"not measured: {q['skipped']}", "-", "n/a"]]
+    start, gone, accel = q["to_runner_started_ms"], q["to_gone_ms"], q["accel"]["name"]
+    return [
+        [
+            f"qemu VM ({accel}): create → runner started ({q['count']} VMs)",
+            f"median {start['median']:.0f} ms, p95 {start['p95']:.0f} ms",
+            "-",
+            "-",
+        ],
+        [
+            f"qemu VM ({accel}): create → VM gone",
+            f"median {gone['median']:.0f} ms, p95 {gone['p95']:.0f} ms",
+            "-",
+            "-",
+        ],
     ]
 
 
@@ -122,6 +142,7 @@ def _setup_rows(r: dict) -> list[list[str]]:
 def _where(r: dict) -> list[str]:
     return [
         *_where_sandbox(r["sandbox"]),
+        *_where_qemu(r.get("qemu") or {"count": 0}),
         *_where_isolation(r),
         *_where_orchestration(r["orchestration"]),
     ]
@@ -130,13 +151,29 @@ def _where(r: dict) -> list[str]:
 def _where_sandbox(s: dict) -> list[str]:
     return [
         f"- VM start (medians): create {s['create_ms']['median']:.1f} ms (scratch tmpfs, "
-        f"cgroup, job file); create → recorder started "
-        f"{s['to_recorder_started_ms']['median']:.1f} ms; created → runner started "
-        f"{s['created_to_runner_started_ms']['median']:.1f} ms, which is two interpreter "
-        f"starts (the recorder's, then the runner's under setpriv) on top of bubblewrap "
-        f"running `/bin/true` in {s['bin_true_run_ms']['median']:.1f} ms; one interpreter "
-        f"start on the host, no VM, takes {s['host_python_start_ms']['median']:.1f} ms; "
-        f"destroy {s['destroy_ms']['median']:.1f} ms.",
+        f"cgroup, job file); created → runner started "
+        f"{s['created_to_runner_started_ms']['median']:.1f} ms, which is bubblewrap (running "
+        f"`/bin/true` takes {s['bin_true_run_ms']['median']:.1f} ms), then two interpreter "
+        f"starts: the recorder's, and the runner's under setpriv (one such start on the "
+        f"host, no VM, takes {s['host_python_start_ms']['median']:.1f} ms); destroy "
+        f"{s['destroy_ms']['median']:.1f} ms.",
+    ]
+
+
+def _where_qemu(q: dict) -> list[str]:
+    if not q["count"]:
+        return []
+    med = {k: v["median"] for k, v in q.items() if isinstance(v, dict) and "median" in v}
+    return [
+        f"- qemu VM start (medians), with {q['accel']['name']} ({q['accel']['reason']}) and "
+        f"kernel {q['kernel']}: create {med['create_ms']:.0f} ms (share, disks, cgroup); "
+        f"create → guest init started {med['to_init_ms']:.0f} ms (QEMU and the kernel's "
+        f"boot); init → recorder started {med['init_to_recorder_ms']:.0f} ms (mounts, "
+        f"users, cgroup, then the recorder's interpreter); recorder → runner started "
+        f"{med['recorder_to_runner_ms']:.0f} ms; runner started → QEMU gone "
+        f"{med['runner_to_poweroff_ms']:.0f} ms (results disk, sync, power-off); destroy "
+        f"{med['destroy_ms']:.0f} ms. Times are when the slave reads each line on the "
+        "serial console.",
     ]
 
 

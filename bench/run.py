@@ -1,7 +1,7 @@
 """Measure PYTI on this machine in one run; write bench/results/<date>.json and .md.
 
-Usage: .venv/bin/python bench/run.py [--vms 30] [--sizes 10 50 200] [--corpus SPEC ...]
-                                    [--out DIR]
+Usage: .venv/bin/python bench/run.py [--vms 30] [--qemu-vms 20] [--sizes 10 50 200]
+                                    [--corpus SPEC ...] [--out DIR]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _host
 import _orchestration
 import _playbook
+import _qemustart
 import _tox
 import _vmstart
 import yaml
@@ -38,6 +39,11 @@ def main() -> None:
     results = {"date": stamp, "machine": _machine(python), "parallel": PARALLEL}
     try:
         results["sandbox"] = _vmstart.measure(python, args.vms)
+        results["qemu"] = (
+            _qemustart.measure(python, args.qemu_vms)
+            if args.qemu_vms
+            else {"count": 0, "skipped": "--qemu-vms 0"}
+        )
         results.update(_default_corpus(python, scratch, args.corpus))
         results["orchestration"] = _orchestration.measure(python, args.sizes, STATE, scratch)
     finally:
@@ -49,6 +55,7 @@ def main() -> None:
 def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vms", type=int, default=30, help="VMs to start (at least 20)")
+    parser.add_argument("--qemu-vms", type=int, default=20, help="qemu VMs to start (0: none)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 200])
     parser.add_argument("--keep", action="store_true", help="keep the logs and work dirs")
     parser.add_argument(
@@ -58,6 +65,8 @@ def _parse() -> argparse.Namespace:
     args = parser.parse_args()
     if args.vms < 20:
         parser.error(f"--vms must be at least 20, not {args.vms}")
+    if args.qemu_vms < 0:
+        parser.error(f"--qemu-vms must be 0 or more, not {args.qemu_vms}")
     if len(set(args.sizes)) < 2:
         parser.error(f"--sizes needs two sizes or more to fit a line, not {args.sizes}")
     return args

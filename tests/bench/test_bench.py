@@ -19,8 +19,8 @@ def test_bench_runs_on_three_distributions(tmp_path):
     specs = [str(corpus[name]) for name in ("passing", "failing", "no_tests")]
     out = tmp_path / "results"
     proc = subprocess.run(
-        [sys.executable, "bench/run.py", "--vms", "20", "--sizes", "2", "3", "--out", str(out)]
-        + ["--corpus", *specs],
+        [sys.executable, "bench/run.py", "--vms", "20", "--qemu-vms", "2", "--sizes", "2", "3"]
+        + ["--out", str(out), "--corpus", *specs],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -32,6 +32,9 @@ def test_bench_runs_on_three_distributions(tmp_path):
     results = json.loads(result_file.read_text())
     assert results["sandbox"]["count"] == 20
     assert results["sandbox"]["to_runner_started_ms"]["n"] == 20
+    assert results["qemu"]["count"] == 2
+    assert results["qemu"]["to_runner_started_ms"]["n"] == 2
+    assert results["qemu"]["accel"]["name"] in ("kvm", "tcg")
     assert [job["rc"] for job in results["tox"]["jobs"]] == [0, 1, 5]
     assert {job["key"].split("-1.0")[0] for job in results["baseline"]["jobs"]} == {
         "pyti-fx-pass",
@@ -42,3 +45,5 @@ def test_bench_runs_on_three_distributions(tmp_path):
     assert sorted(results["orchestration"]["runs"]) == ["2", "3"]
     table = result_file.with_suffix(".md").read_text()
     assert "| namespace VM: create → runner started (20 VMs) |" in table
+    accel = results["qemu"]["accel"]["name"]
+    assert f"| qemu VM ({accel}): create → runner started (2 VMs) |" in table
