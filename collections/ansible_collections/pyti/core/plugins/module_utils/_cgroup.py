@@ -110,6 +110,7 @@ class Cgroup:
         if self.kind == "v2" and os.path.exists(kill_file):
             _write(kill_file, "1")
         deadline = time.monotonic() + timeout
+        pause = 0.001
         while self.pids():
             for pid in self.pids():
                 try:
@@ -118,7 +119,10 @@ class Cgroup:
                     pass
             if time.monotonic() > deadline:
                 return False
-            time.sleep(0.02)
+            # A process that was just killed or that just exited leaves the group within
+            # a few milliseconds: look again soon, then less and less often.
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
         return True
 
     def remove(self) -> None:

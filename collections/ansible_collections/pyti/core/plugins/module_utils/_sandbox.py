@@ -167,14 +167,17 @@ def signal_uid(uid: int, signum: int) -> int:
 def kill_uid(uid: int, timeout: float = 5.0) -> bool:
     """SIGKILL every process of UID until none is left; False if some survived."""
     deadline = time.monotonic() + timeout
+    pause = 0.001
     while signal_uid(uid, signal.SIGKILL):
         if time.monotonic() > deadline:
             return False
-        time.sleep(0.02)
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
     return True
 
 
-def _drain(stream, capture: Capture, state: dict) -> None:
+def drain(stream, capture: Capture, state: dict) -> None:
+    """Feed what STREAM gives to CAPTURE until its end; state["last"] is when it last did."""
     fd = stream.fileno()
     while True:
         chunk = os.read(fd, 65536)
@@ -221,7 +224,7 @@ def execute(
         if args_fd is not None:
             os.close(args_fd)
     state = {"last": started}
-    reader = threading.Thread(target=_drain, args=(proc.stdout, capture, state), daemon=True)
+    reader = threading.Thread(target=drain, args=(proc.stdout, capture, state), daemon=True)
     reader.start()
     expired = _watch(proc, started, timeout, idle_timeout, state)
     if expired:
