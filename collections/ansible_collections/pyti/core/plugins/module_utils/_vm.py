@@ -4,19 +4,21 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import secrets
 import shutil
-import subprocess
 import time
 
-from . import _cgroup, _sandbox
+from . import _cgroup, _sandbox, _vm_session
 from ._capture import Capture
 from ._errors import SandboxError
 
 RECORDER = "/setup/runner/vm_recorder.py"
 RECORDS = "/records"
+# Flags of mount(2) and umount2(2).
+MS_NOSUID, MS_NODEV, MNT_DETACH = 2, 4, 2
 VM_ENV = {
     "HOME": "/vm/home",
     "TMPDIR": "/tmp",
@@ -37,9 +39,9 @@ VM_ENV = {
 class NamespaceVM:
     """A VM of the namespace driver: a scratch dir plus a bubblewrap view, run as its own uid.
 
-    Each task starts with the VM's recorder as the sandbox's root (no capability but those
-    to change uid), which runs the task's steps as the VM's uid and writes signed records
-    to a folder of its own that the VM's uid cannot open.
+    The VM's recorder runs as the sandbox's root (no capability but those to change uid),
+    started once for all of the VM's tasks (see _vm_session): it runs each task's steps as
+    the VM's uid and writes signed records to a folder that the VM's uid cannot open.
     """
 
     driver = "namespace"
@@ -58,6 +60,7 @@ class NamespaceVM:
         )
         self.cgroup: _cgroup.Cgroup | None = None
         self.mounted = False
+        self.session: _vm_session.Session | None = None
 
     def create(self, job_data: dict, etc_dir: str, cgroups: tuple[str, str] | None) -> None:
         """Make the VM's scratch, job file and cgroup; CGROUPS is (layout, parent) or None."""
@@ -91,24 +94,41 @@ class NamespaceVM:
         """A tmpfs of fixed size and inode count, so the VM cannot fill the slave's disk."""
         options = (
             f"size={self.limits['scratch_bytes']},nr_inodes={self.limits['scratch_inodes']},"
-            f"mode=0755,uid={self.uid},gid={self.uid},nosuid,nodev"
+            f"mode=0755,uid={self.uid},gid={self.uid}"
         )
-        proc = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", options, f"pyti-{self.name}", self.scratch],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if proc.returncode != 0:
-            raise OSError(f"mounting its scratch tmpfs failed: {proc.stderr.strip()}")
+        source, target = f"pyti-{self.name}".encode(), os.fsencode(self.scratch)
+        if _libc().mount(source, target, b"tmpfs", MS_NOSUID | MS_NODEV, options.encode()):
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"mounting its scratch tmpfs failed: {os.strerror(errno)}")
         self.mounted = True
 
     def run(
         self, task: str, python: str, timeout: float, idle_timeout: float, capture: Capture
     ) -> _sandbox.Execution:
-        """Run TASK through the recorder under PYTHON."""
-        command = [python, "-I", "-S", RECORDER, task, "/job/job.json", str(self.uid), "{key_fd}"]
-        return self.run_command(command + [self.name], timeout, idle_timeout, capture)
+        """Run TASK through the VM's recorder under PYTHON, started at the first task.
+
+        A task that the recorder does not live through ends its session; the next task
+        starts another.
+        """
+        if self.session is None or not self.session.alive:
+            self._close_session()
+            command = [python, "-I", "-S", RECORDER, "--serve", "/job/job.json", str(self.uid)]
+            command += ["{key_fd}", self.name, "{control_fd}"]
+            argv = self.sandbox.argv(command, bwrap=_sandbox.find_bwrap())
+            if self.cgroup:
+                argv = _sandbox.in_cgroup(argv, self.cgroup.procs_files())
+            self.session = _vm_session.Session(argv, self.uid, self.key)
+        before = self.cgroup.events() if self.cgroup else None
+        execution = self.session.run(task, timeout, idle_timeout, capture)
+        if self.cgroup:
+            execution.limit = _cgroup.which_limit_hit(before, self.cgroup.events())
+        execution.limit = execution.limit or self._scratch_full()
+        return execution
+
+    def _close_session(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
 
     def run_command(
         self, command: list[str], timeout: float, idle_timeout: float, capture: Capture
@@ -155,6 +175,7 @@ class NamespaceVM:
 
     def destroy(self) -> None:
         """Kill whatever is left of the VM and remove its files; SandboxError if it cannot."""
+        self._close_session()
         if not _sandbox.kill_uid(self.uid) or (self.cgroup and not self.cgroup.kill()):
             raise SandboxError(
                 f"Removing VM {self.name} failed: processes of uid {self.uid} survived SIGKILL",
@@ -174,10 +195,16 @@ class NamespaceVM:
         )
 
 
+def _libc():
+    """The C library, for mount(2) and umount2(2): the commands cost a process each."""
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def unmount(path: str) -> None:
     """Unmount PATH, lazily if something still holds it."""
-    if subprocess.run(["umount", path], capture_output=True, check=False).returncode != 0:
-        subprocess.run(["umount", "-l", path], capture_output=True, check=False)
+    libc = _libc()
+    if libc.umount2(os.fsencode(path), 0):
+        libc.umount2(os.fsencode(path), MNT_DETACH)
 
 
 def mounts_under(folder: str) -> list[str]:

@@ -2,8 +2,10 @@
 # Private to the pyti.core collection: other collections must not import it.
 """The recorder: the one process of a VM whose word the slave believes.
 
-PYTI starts it once per task, as the VM's root, with no capability but the
-two it needs to start processes under another uid. It runs every step of the
+PYTI starts it as the VM's root, with no capability but the two it needs to
+start processes under another uid: once per task in a qemu guest, once per VM
+in a namespace VM, where it serves the tasks that the slave asks for on a socket
+of its own (--serve). It runs every step of each
 task as the VM's user (the code under test's identity), watches each step's
 exit status and time itself, takes the structured events of the step from a
 socket on which the kernel names the sending process, and writes the task's
@@ -392,12 +394,9 @@ def exit_status(rc):
     return 128 - rc if rc < 0 else min(rc, 255)
 
 
-def main():
-    task, job_file, uid, key_fd, vm = sys.argv[1:6]
-    key = read_key(int(key_fd))
-    with open(job_file) as handle:
-        job = json.load(handle)
-    step, detail = TASKS[task](job, int(uid))
+def record_task(task, job, uid, key, vm):
+    """Run TASK's steps, write its signed record; the recorder's exit status for it."""
+    step, detail = TASKS[task](job, uid)
     record = {
         "vm": vm,
         "task": task,
@@ -408,7 +407,78 @@ def main():
     }
     record.update(detail)
     write_record(task, record, key)
-    sys.exit(exit_status(step.rc))
+    return exit_status(step.rc)
+
+
+def serve(job, uid, key, vm, control):
+    """Run the tasks that the slave asks for on CONTROL, one at a time, until it hangs up.
+
+    Each request is a task's name with, attached, the write end of a pipe: the task's
+    output goes there and nowhere else. The reply, once the record is written, is
+    "done TASK STATUS"; the task's output pipe is closed by then.
+    """
+    while True:
+        data, ancillary, _flags, _addr = control.recvmsg(256, socket.CMSG_SPACE(4))
+        fds = received_fds(ancillary)
+        if not data:
+            return
+        task = data.decode("ascii", "replace")
+        if len(fds) != 1 or task not in TASKS:
+            for fd in fds:
+                os.close(fd)
+            control.send(b"refused " + data[:64])
+            continue
+        status = serve_one(task, job, uid, key, vm, fds[0])
+        control.send(f"done {task} {status}".encode())
+
+
+def serve_one(task, job, uid, key, vm, output):
+    sys.stdout.flush()
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.close(output)
+    try:
+        return record_task(task, job, uid, key, vm)
+    except Exception:  # noqa: BLE001 - the task fails, unrecorded; the next one may run
+        import traceback
+
+        traceback.print_exc()
+        return 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        os.close(null)
+
+
+def received_fds(ancillary):
+    fds = []
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            usable = len(data) - len(data) % 4
+            fds.extend(struct.unpack(f"{usable // 4}i", data[:usable]))
+    return fds
+
+
+def main():
+    """recorder TASK JOB UID KEY_FD VM: run one task and exit with its status.
+    recorder --serve JOB UID KEY_FD VM CONTROL_FD: run tasks as the slave asks (serve).
+    """
+    if sys.argv[1] == "--serve":
+        job_file, uid, key_fd, vm, control_fd = sys.argv[2:7]
+        key = read_key(int(key_fd))
+        with open(job_file) as handle:
+            job = json.load(handle)
+        control = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET, 0, int(control_fd))
+        serve(job, int(uid), key, vm, control)
+        return
+    task, job_file, uid, key_fd, vm = sys.argv[1:6]
+    key = read_key(int(key_fd))
+    with open(job_file) as handle:
+        job = json.load(handle)
+    sys.exit(record_task(task, job, int(uid), key, vm))
 
 
 if __name__ == "__main__":
