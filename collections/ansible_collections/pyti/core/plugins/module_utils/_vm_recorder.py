@@ -17,10 +17,10 @@ must keep to the standard library of Python 3.6 and import nothing that the
 code under test can write.
 """
 
-import json
+# The C module itself: the socket module's enums would double the recorder's start.
+import _socket as socket
 import os
-import selectors
-import socket
+import select
 import struct
 import sys
 import time
@@ -79,25 +79,30 @@ class Step:
 
     def _follow(self, proc, ours):
         """Read events and stderr until the process ends, then what it left in the socket."""
-        sel = selectors.DefaultSelector()
+        poller, watched = select.poll(), {}
         ended = exit_descriptor(proc)
         if ended is not None:
-            sel.register(ended, selectors.EVENT_READ, "exit")
+            watched[ended] = "exit"
         if ours is not None:
             ours.setblocking(False)
-            sel.register(ours, selectors.EVENT_READ, "events")
+            watched[ours.fileno()] = "events"
         if proc.stderr is not None:
             os.set_blocking(proc.stderr.fileno(), False)
-            sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
+            watched[proc.stderr.fileno()] = "stderr"
+        for fd in watched:
+            poller.register(fd, select.POLLIN)
         while proc.poll() is None:
-            for key, _mask in sel.select(timeout=0.1 if ended is not None else 0.01):
-                if key.data == "exit":
+            for fd, _mask in poller.poll(100 if ended is not None else 10):
+                what = watched.get(fd)
+                if what == "events":
+                    done = not self._receive(ours, proc.pid)
+                elif what == "stderr":
+                    done = not self._relay(proc.stderr)
+                else:
                     continue
-                if key.data == "events":
-                    if not self._receive(ours, proc.pid):
-                        sel.unregister(ours)
-                elif not self._relay(proc.stderr):
-                    sel.unregister(proc.stderr)
+                if done:
+                    poller.unregister(fd)
+                    del watched[fd]
         # Every message the process sent before it ended is queued by now; whatever
         # its descendants send from here on is not part of the step.
         if ours is not None:
@@ -105,7 +110,6 @@ class Step:
         if proc.stderr is not None:
             self._relay(proc.stderr)
             proc.stderr.close()
-        sel.close()
         if ended is not None:
             os.close(ended)
 
@@ -248,6 +252,8 @@ def sender_pid(ancillary):
 
 
 def parse_event(data):
+    import json
+
     try:
         event = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -260,13 +266,14 @@ def text(value, limit):
 
 
 def runner_step(task, job, uid, python, events=True, env=None, flags=()):
-    argv = [python, *flags, RUNNER, task, "/job/job.json"]
+    argv = [python, *flags, RUNNER, task, job]
     return Step(argv, uid, events=events, env=env).run()
 
 
 def task_install(job, uid):
     # Before the venv exists the runner needs the standard library alone: no site-packages.
-    step = runner_step("install", job, uid, job["python"], events=False, flags=("-I", "-S"))
+    # The recorder runs under the job's interpreter.
+    step = runner_step("install", job, uid, sys.executable, events=False, flags=("-I", "-S"))
     return step, {}
 
 
@@ -380,6 +387,8 @@ def sign(key, payload):
 
 
 def write_record(task, record, key):
+    import json
+
     payload = json.dumps(record, sort_keys=True).encode("utf-8")
     for name, data in ((task + ".json", payload), (task + ".sig", sign(key, payload).encode())):
         path = os.path.join(RECORDS, name)
@@ -465,19 +474,17 @@ def received_fds(ancillary):
 def main():
     """recorder TASK JOB UID KEY_FD VM: run one task and exit with its status.
     recorder --serve JOB UID KEY_FD VM CONTROL_FD: run tasks as the slave asks (serve).
+
+    JOB is the job file's path, for the runner: the recorder itself needs nothing of it.
     """
     if sys.argv[1] == "--serve":
-        job_file, uid, key_fd, vm, control_fd = sys.argv[2:7]
+        job, uid, key_fd, vm, control_fd = sys.argv[2:7]
         key = read_key(int(key_fd))
-        with open(job_file) as handle:
-            job = json.load(handle)
         control = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET, 0, int(control_fd))
         serve(job, int(uid), key, vm, control)
         return
-    task, job_file, uid, key_fd, vm = sys.argv[1:6]
+    task, job, uid, key_fd, vm = sys.argv[1:6]
     key = read_key(int(key_fd))
-    with open(job_file) as handle:
-        job = json.load(handle)
     sys.exit(record_task(task, job, int(uid), key, vm))
 
 
