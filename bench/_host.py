@@ -6,10 +6,12 @@ same interpreter and the same parallelism; each job gets fresh folders and a fre
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -48,6 +50,21 @@ def jobs_from_cache(cache_dir: Path, specs: list[str], python: dict, folder: Pat
             }
         )
     return jobs
+
+
+@contextlib.contextmanager
+def ram_folder(keep: bool):
+    """A fresh folder on a tmpfs of its own, unmounted after unless KEEP."""
+    folder = Path(tempfile.mkdtemp(prefix="pyti-bench-ram-"))
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8g", "pyti-bench", str(folder)], check=True)
+    try:
+        yield folder
+    finally:
+        if keep:
+            log(f"kept the host runs' folders in {folder} (a tmpfs: umount it when done)")
+        else:
+            subprocess.run(["umount", str(folder)], check=False)
+            folder.rmdir()
 
 
 def write_job_file(job: dict, folder: Path, venv: Path, uv: str | None) -> Path:

@@ -109,13 +109,14 @@ def _orchestration_rows(r: dict) -> list[list[str]]:
                 _verdict(ok) if n == largest else "-",
             ]
         )
-    growth = "linear" if fit["linear"] else "not linear"
+    margins = ", ".join(f"{m['ms']:.0f} ms from {m['from']} to {m['to']}" for m in fit["marginal"])
     rows.append(
         [
-            "orchestration growth",
-            f"{growth}: {fit['fixed_s']:.1f} s + {fit['slope_ms']:.0f} ms × n (R² {fit['r2']})",
-            "-",
-            "-",
+            "orchestration growth: cost of one more dist",
+            f"{margins}; fit {fit['fixed_s']:.1f} s + {fit['slope_ms']:.0f} ms × n "
+            f"(R² {fit['r2']})",
+            "not growing",
+            _verdict(not fit["growing"]),
         ]
     )
     return rows

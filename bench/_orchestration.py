@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import _playbook
@@ -51,5 +52,27 @@ def _fit(runs: dict) -> dict:
         "fixed_s": round(fixed, 2),
         "slope_ms": round(1000 * slope, 1),
         "r2": round(r2, 4),
-        "linear": r2 >= 0.99,
+        **_margins(runs),
     }
+
+
+def _margins(runs: dict) -> dict:
+    """What each further distribution cost between two sizes, and whether that grows.
+
+    A cost per distribution that grows with the corpus is what must not happen; one that
+    falls (the fixed cost spread wider) is fine. A quarter plus 5 ms is left for noise.
+    """
+    sizes = sorted(runs, key=int)
+    margins = [
+        {
+            "from": int(a),
+            "to": int(b),
+            "ms": round(
+                1000 * (runs[b]["overhead_s"] - runs[a]["overhead_s"]) / (int(b) - int(a)), 1
+            ),
+        }
+        for a, b in pairwise(sizes)
+    ]
+    costs = [m["ms"] for m in margins]
+    growing = any(later > 1.25 * earlier + 5 for earlier, later in pairwise(costs))
+    return {"marginal": margins, "growing": growing}

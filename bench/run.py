@@ -44,7 +44,7 @@ def main() -> None:
             if args.qemu_vms
             else {"count": 0, "skipped": "--qemu-vms 0"}
         )
-        results.update(_default_corpus(python, scratch, args.corpus))
+        results.update(_default_corpus(python, scratch, args.corpus, args.keep))
         results["orchestration"] = _orchestration.measure(python, args.sizes, STATE, scratch)
     finally:
         if not args.keep:
@@ -81,7 +81,9 @@ def _machine(python: dict) -> dict:
     }
 
 
-def _default_corpus(python: dict, scratch: Path, specs: list[str] | None) -> dict:
+def _default_corpus(
+    python: dict, scratch: Path, specs: list[str] | None, keep: bool = False
+) -> dict:
     """A cold and a warm play of the corpus, then the host baseline and tox."""
     cache, work = scratch / "cache", scratch / "work"
     extra = {"pyti_distributions": specs} if specs else {}
@@ -92,8 +94,11 @@ def _default_corpus(python: dict, scratch: Path, specs: list[str] | None) -> dic
         corpus = yaml.safe_load((ROOT / "playbooks/vars/default_corpus.yml").read_text())
         specs = corpus["pyti_default_corpus"]
     jobs = _host.jobs_from_cache(cache, specs, python, scratch / "host")
-    baseline = _host.baseline(jobs, scratch / "baseline")
-    tox = _tox.run_tox(jobs, scratch / "tox")
+    # Their venvs and sources on a tmpfs, as a VM's are on its scratch: what differs is
+    # the isolation, not the disk.
+    with _host.ram_folder(keep) as ram:
+        baseline = _host.baseline(jobs, ram / "baseline")
+        tox = _tox.run_tox(jobs, ram / "tox")
     return {"cold": cold, "warm": warm, "baseline": baseline, "tox": tox}
 
 
