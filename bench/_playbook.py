@@ -69,6 +69,7 @@ def _outcome(wall_s: float, folder: Path) -> dict:
         "prepared": prepare["result"].get("prepared"),
         "synced_files": len(sync["result"].get("copied", [])),
         "in_vm_s": in_vm_seconds(report),
+        "jobs_s": round(sum(r.get("duration_s") or 0 for r in report["results"]), 3),
         "results": report["summary"]["results"],
         "jobs": len(report["results"]),
     }
