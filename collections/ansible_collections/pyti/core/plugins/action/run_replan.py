@@ -58,7 +58,7 @@ def _check(run: dict, healthy: list[str]) -> None:
 
 
 def _task_run_results(hostvars, name: str) -> list:
-    """The results that task_run returned on slave NAME, as its async_status registered them."""
+    """The results that task_run returned on slave NAME, as the wait for it registered them."""
     registered = (hostvars.get(name) or {}).get("pyti_task_results")
     if not isinstance(registered, Mapping) or registered.get("failed"):
         return []

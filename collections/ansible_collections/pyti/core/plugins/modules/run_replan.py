@@ -15,9 +15,10 @@ description:
   - Plans each of them once more on a healthy slave other than the one that failed it, the
     least loaded for its capacity among those that have the job's python.
   - A job learns its result from what M(pyti.core.task_run) returned on a healthy slave
-    (registered as C(pyti_task_results) by C(ansible.builtin.async_status)), else from the
-    result store under the run's report dir, where the P(pyti.core.report#callback)
-    callback keeps every result as it arrives, a lost slave's included.
+    (registered as C(pyti_task_results) by the last call of M(pyti.core.task_progress)),
+    else from the result store under the run's report dir, where the
+    P(pyti.core.report#callback) callback keeps every result as it arrives, a lost
+    slave's included.
   - Reads what M(pyti.core.slave_info) registered as C(pyti_slave_info) on each slave.
 version_added: 0.1.0
 author: PYTI developers (!UNKNOWN)

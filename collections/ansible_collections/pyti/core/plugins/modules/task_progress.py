@@ -26,7 +26,10 @@ options:
   results_file:
     description:
       - The async results file of the background M(pyti.core.task_run) task, as it registered
-        it. When that job has ended, by success or failure, the progress is C(finished).
+        it. When that job has ended, by success or failure, the progress is C(finished), this
+        module returns what the job returned (RV(pyti_results), RV(raw_dir), RV(leftovers)),
+        or fails with its message, and removes the file as M(ansible.builtin.async_status)
+        would with C(mode=cleanup).
     type: path
   wait:
     description:
@@ -62,6 +65,20 @@ finished:
   description: Whether the background task has ended.
   returned: always
   type: bool
+pyti_results:
+  description: The results of the background task, once it has ended; see M(pyti.core.task_run).
+  returned: when the background task has ended
+  type: list
+  elements: dict
+raw_dir:
+  description: The slave's folder of the run's raw results, once the background task has ended.
+  returned: when the background task has ended
+  type: str
+leftovers:
+  description: What the background task found of an earlier run and removed.
+  returned: when the background task has ended
+  type: list
+  elements: str
 pyti_progress:
   description:
     - VMs C(total) and C(done), C(by_status) counts, the C(latest) results in a line each,
@@ -72,22 +89,28 @@ pyti_progress:
 """
 
 import json
+import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyti.core.plugins.module_utils import _jobs, _progress
 
+# What the background task returned that this module passes on once it has ended.
+PASSED_ON = ("pyti_results", "raw_dir", "leftovers")
 
-def job_ended(results_file: str | None) -> bool:
-    """Whether the async job wrote its final result (or died saying so)."""
+
+def ended_result(results_file: str | None) -> dict | None:
+    """The async job's own result once it has ended (or died saying so), else None."""
     if not results_file:
-        return False
+        return None
     try:
         with open(results_file, encoding="utf-8") as handle:
             data = json.load(handle)
     except (OSError, ValueError):
-        return False
-    return "started" not in data or bool(data.get("finished"))
+        return None
+    if not isinstance(data, dict) or ("started" in data and not data.get("finished")):
+        return None
+    return data
 
 
 def finished(path: str, results_file: str | None) -> bool:
@@ -97,7 +120,7 @@ def finished(path: str, results_file: str | None) -> bool:
     results file, when there is one, is what tells.
     """
     if results_file:
-        return job_ended(results_file)
+        return ended_result(results_file) is not None
     return _progress.read(path)["ended"]
 
 
@@ -124,7 +147,20 @@ def main():
         done = finished(path, params["results_file"])
     progress = _progress.read(path)
     progress["results"] = _progress.recent_results(path)
-    module.exit_json(changed=False, finished=done, pyti_progress=progress)
+    out = {"changed": False, "finished": done, "pyti_progress": progress}
+    result = ended_result(params["results_file"]) if done else None
+    if result is None:
+        module.exit_json(**out)
+    out.update((key, result[key]) for key in PASSED_ON if key in result)
+    if not module.check_mode:
+        # As async_status's cleanup does: the job is over and its result is taken.
+        try:
+            os.remove(params["results_file"])
+        except OSError:
+            pass
+    if result.get("failed"):
+        module.fail_json(msg=str(result.get("msg") or "the background task failed"), **out)
+    module.exit_json(**out)
 
 
 if __name__ == "__main__":

@@ -93,3 +93,27 @@ def test_a_wait_out_of_range_is_refused(batch, monkeypatch, capsys):
     out = _call(monkeypatch, capsys, run_id=RUN, work_dir=str(work), wait=-1)
     assert out["failed"] is True
     assert out["msg"] == "wait must be from 0 to 600 seconds, not -1.0"
+
+
+def test_the_last_call_returns_the_task_results_and_removes_its_status_file(
+    batch, monkeypatch, capsys
+):
+    work, _progress_file = batch
+    results = work / "async"
+    ended = {"changed": True, "pyti_results": [{"job": "j0001"}], "raw_dir": "/x", "leftovers": []}
+    results.write_text(json.dumps(ended))
+    out = _call(monkeypatch, capsys, run_id=RUN, work_dir=str(work), results_file=str(results))
+    assert out["finished"] is True
+    assert (out["pyti_results"], out["raw_dir"], out["leftovers"]) == ([{"job": "j0001"}], "/x", [])
+    assert not results.exists()
+
+
+def test_a_task_that_failed_fails_the_wait_with_its_message(batch, monkeypatch, capsys):
+    work, _progress_file = batch
+    results = work / "async"
+    results.write_text(json.dumps({"failed": 1, "msg": "Running the VMs failed on slave s1: x"}))
+    out = _call(monkeypatch, capsys, run_id=RUN, work_dir=str(work), results_file=str(results))
+    assert (out["failed"], out["finished"]) == (True, True)
+    assert out["msg"] == "Running the VMs failed on slave s1: x"
+    assert "pyti_results" not in out
+    assert not results.exists()
