@@ -210,19 +210,7 @@ def execute(
 ) -> Execution:
     """Run a sandboxed command, drain its output while it runs, and enforce its timeouts."""
     started = time.monotonic()
-    argv, args_fd = hide_arguments(argv)
-    try:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            pass_fds=pass_fds + ((args_fd,) if args_fd is not None else ()),
-        )
-    finally:
-        if args_fd is not None:
-            os.close(args_fd)
+    proc = spawn(argv, pass_fds)
     state = {"last": started}
     reader = threading.Thread(target=drain, args=(proc.stdout, capture, state), daemon=True)
     reader.start()
@@ -234,6 +222,26 @@ def execute(
     proc.stdout.close()
     rc = None if expired else proc.returncode
     return Execution(rc, time.monotonic() - started, expired, capture)
+
+
+def spawn(argv: list[str], pass_fds: tuple[int, ...] = ()) -> subprocess.Popen:
+    """Start a sandboxed command in a session of its own, its output on one pipe.
+
+    Bubblewrap's options reach it in a memory file (see hide_arguments).
+    """
+    argv, args_fd = hide_arguments(argv)
+    try:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            pass_fds=pass_fds + ((args_fd,) if args_fd is not None else ()),
+        )
+    finally:
+        if args_fd is not None:
+            os.close(args_fd)
 
 
 def hide_arguments(argv: list[str]) -> tuple[list[str], int | None]:

@@ -45,20 +45,7 @@ class Session:
                 a.replace("{key_fd}", str(key_read)).replace("{control_fd}", str(theirs.fileno()))
                 for a in argv
             ]
-            argv, args_fd = _sandbox.hide_arguments(argv)
-            fds = (key_read, theirs.fileno(), *pass_fds)
-            try:
-                self.proc = subprocess.Popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    pass_fds=fds + ((args_fd,) if args_fd is not None else ()),
-                )
-            finally:
-                if args_fd is not None:
-                    os.close(args_fd)
+            self.proc = _sandbox.spawn(argv, (key_read, theirs.fileno(), *pass_fds))
         finally:
             os.close(key_read)
             theirs.close()
