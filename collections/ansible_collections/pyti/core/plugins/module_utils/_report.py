@@ -551,15 +551,23 @@ def summary_lines(report: Mapping, paths: Iterable[str] = ()) -> list[tuple[str,
         min(_COLUMN_LIMIT, max(map(len, column))) for column in zip(header, *rows, strict=False)
     ]
 
-    lines = [(f"PYTI run {run['id']}: {len(results)} results on {len(run['slaves'])} slaves", None)]
+    count, slaves = len(results), len(run["slaves"])
+    title = f"PYTI run {run['id']}: {_plural(count, 'result')} on {_plural(slaves, 'slave')}"
+    lines = [(title, None)]
     lines.append((f"  {_fit(header, widths)}  reason", None))
     for result, row in zip(results, rows, strict=True):
         reason = one_line(result["reason"], 100) or ""
+        if result.get("reused_from"):
+            reason = f"reused from run {result['reused_from']}" + (f"; {reason}" if reason else "")
         lines.append((f"  {_fit(row, widths)}  {reason}".rstrip(), result["status"]))
     lines.extend((_slave_line(slave, counts), None) for slave, counts in by_slave.items())
     lines.append((_totals_line(report["summary"]), None))
     lines.extend((f"Report: {path}", None) for path in paths)
     return lines
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _slave_line(slave: str, counts: Mapping) -> str:
@@ -574,7 +582,7 @@ def _totals_line(summary: Mapping) -> str:
     results = ", ".join(f"{count} {status}" for status, count in summary["results"].items())
     tests = "/".join(str(summary["tests"][name]) for name in TEST_COUNTS)
     line = f"Totals: {results}; tests p/f/e/s {tests}; "
-    line += f"{summary['infra']} not the package's fault (infra)"
+    line += f"{summary['infra']} not the package's fault (setup, sandbox, infra or results)"
     if summary["unverified"]:
         line += f"; {summary['unverified']} with results not trusted"
     return line

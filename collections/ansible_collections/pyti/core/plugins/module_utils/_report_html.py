@@ -176,7 +176,7 @@ def _summary(report: Mapping) -> str:
         f'<table id="summary"><thead><tr><th></th>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>\n"
         f'<p id="totals">Tests: {tests}. Without tests: {summary["no_tests"]}. '
-        f"Not the package's fault (infra): {summary['infra']}. "
+        f"Not the package's fault (setup, sandbox, infra or results): {summary['infra']}. "
         f"Results not trusted: {summary['unverified']}.</p>\n"
         f'<table id="by-slave"><thead><tr><th>Slave</th>{head}<th>Duration</th>'
         "<th>Attempts</th><th>Infra faults</th></tr></thead>"

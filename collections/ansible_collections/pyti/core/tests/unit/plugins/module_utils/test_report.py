@@ -376,7 +376,7 @@ def test_summary_lines(run_payload, localhost_results, slave2_results):
     assert statuses[2:6] == ["failed", "error", "timeout", "passed"]
     assert texts[-2] == (
         "Totals: 1 passed, 1 failed, 1 error, 1 timeout, 0 skipped; tests p/f/e/s 15/2/0/1; "
-        "1 not the package's fault (infra)"
+        "1 not the package's fault (setup, sandbox, infra or results)"
     )
     assert texts[-1] == "Report: reports/x/report.html"
 
@@ -387,6 +387,17 @@ def test_summary_reason_is_one_short_line(run_payload, result_payload):
     (row,) = [text for text, status in lines if status == "failed"]
     assert "\n" not in row and "\x1b" not in row
     assert len(row) < 200
+
+
+def test_summary_names_a_reused_result_and_counts_in_the_singular(run_payload, result_payload):
+    raw = result_payload("j0001", "six", "1", "3.10", "passed")
+    raw["reused_from"] = "20261203T101010Z-aaaaaa"
+    run = {**run_payload, "slaves": ["localhost"], "jobs": run_payload["jobs"][:1]}
+    lines = summary_lines(collect(run, localhost=[raw]).build(FINISHED, "c"))
+    texts = [text for text, _status in lines]
+    assert texts[0] == "PYTI run 20261204T161000Z-ab12cd: 1 result on 1 slave"
+    (row,) = [text for text, status in lines if status == "passed"]
+    assert row.endswith("  reused from run 20261203T101010Z-aaaaaa")
 
 
 # ---------------------------------------------------------------------------

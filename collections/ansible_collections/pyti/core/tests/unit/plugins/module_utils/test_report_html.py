@@ -100,7 +100,7 @@ def test_header_and_summary_text(page_text):
     assert "PYTI report 20261204T161000Z-ab12cd" in text
     assert "localhost, slave2" in text
     assert "Tests: 15 passed / 2 failed / 0 errors / 1 skipped." in text
-    assert "Not the package's fault (infra): 1." in text
+    assert "Not the package's fault (setup, sandbox, infra or results): 1." in text
 
 
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'&\x00\udcff"
