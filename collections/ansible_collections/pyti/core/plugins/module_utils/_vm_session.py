@@ -15,6 +15,7 @@ from __future__ import annotations
 import array
 import os
 import select
+import signal
 import socket
 import subprocess
 import threading
@@ -32,7 +33,7 @@ ANSWER_S = 10.0
 class Session:
     """The recorder of one VM, serving tasks in the VM's sandbox until closed."""
 
-    def __init__(self, argv: list[str], uid: int, key: bytes, pass_fds: tuple[int, ...] = ()):
+    def __init__(self, argv: list[str], uid: int, key: bytes):
         """ARGV: the sandbox's command line, whose recorder names {key_fd} and {control_fd}."""
         self.uid = uid
         self.log = Capture(head_bytes=4096, tail_bytes=4096)
@@ -45,7 +46,7 @@ class Session:
                 a.replace("{key_fd}", str(key_read)).replace("{control_fd}", str(theirs.fileno()))
                 for a in argv
             ]
-            self.proc = _sandbox.spawn(argv, (key_read, theirs.fileno(), *pass_fds))
+            self.proc = _sandbox.spawn(argv, (key_read, theirs.fileno()))
         finally:
             os.close(key_read)
             theirs.close()
@@ -111,7 +112,7 @@ class Session:
 
     def _stop_task(self) -> int | None:
         """TERM the task's processes, KILL them after a grace period; the recorder's answer."""
-        _sandbox.signal_uid(self.uid, 15)
+        _sandbox.signal_uid(self.uid, signal.SIGTERM)
         deadline = time.monotonic() + _sandbox.GRACE_S
         while time.monotonic() < deadline:
             if select.select([self.control], [], [], 0.1)[0]:
@@ -140,7 +141,7 @@ class Session:
             except subprocess.TimeoutExpired:
                 pass
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, 9)
+            os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         self.log_reader.join(timeout=5)
         self.proc.stdout.close()
