@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
 
 from ansible.plugins.action import ActionBase
-from ansible_collections.pyti.core.plugins.module_utils import _config, _limits, _store
+from ansible_collections.pyti.core.plugins.module_utils import _config, _limits, _report, _store
 from ansible_collections.pyti.core.plugins.module_utils._errors import ConfigError
 
 PYTI_VERSION = "0.1.0"
@@ -75,7 +74,8 @@ class ActionModule(ActionBase):
         run = {
             "id": _config.new_run_id(),
             "pyti_version": PYTI_VERSION,
-            "started": datetime.now(UTC).isoformat(timespec="seconds"),
+            # As the report's "finished": UTC, to the second, with Z.
+            "started": _report.utc_now(),
             "driver": driver,
             "tasks": tasks,
             "pythons": pythons,

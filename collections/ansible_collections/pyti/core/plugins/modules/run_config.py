@@ -127,7 +127,7 @@ pyti_run:
     started:
       description: When the run was planned, in UTC, ISO 8601.
       type: str
-      sample: "2026-12-04T16:10:00+00:00"
+      sample: "2026-12-04T16:10:00Z"
     driver:
       description: The VM driver.
       type: str
