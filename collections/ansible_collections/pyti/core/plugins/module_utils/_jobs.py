@@ -64,10 +64,6 @@ class Slave:
         return f"pyti-{self.uid_base}"
 
 
-def progress_path(work_dir: str, run_id: str) -> str:
-    return os.path.join(work_dir, "runs", run_id, "progress.jsonl")
-
-
 class Batch:
     """The jobs of one run on one slave, their VMs and their results."""
 
@@ -103,7 +99,7 @@ class Batch:
         self.raw_root = os.path.join(slave.work_dir, "runs", run_id, "raw")
         self.vm_root = os.path.join(slave.work_dir, "vms", run_id)
         self.etc_dir = os.path.join(slave.work_dir, "vms", run_id + ".etc")
-        self.progress = _progress.Progress(progress_path(slave.work_dir, run_id))
+        self.progress = _progress.Progress(_progress.progress_path(slave.work_dir, run_id))
         self.uids: list[int] = []
         self.watchdog = _progress.Watchdog(self.progress.path, heartbeat_timeout, self._abandon)
 

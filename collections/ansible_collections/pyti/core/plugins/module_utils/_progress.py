@@ -13,6 +13,11 @@ import time
 STATUSES = ("passed", "failed", "error", "timeout", "skipped")
 
 
+def progress_path(work_dir: str, run_id: str) -> str:
+    """Where a run's progress file lives in a slave's work dir."""
+    return os.path.join(work_dir, "runs", run_id, "progress.jsonl")
+
+
 class Progress:
     """Appends events to a file that only the slave writes: start, each result, finish."""
 

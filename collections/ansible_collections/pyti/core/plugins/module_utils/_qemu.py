@@ -24,7 +24,7 @@ import threading
 import time
 
 # _guest_init is imported so that Ansible ships it with the module; its source goes to the guest.
-from . import _cgroup, _guest_init, _prepare, _qemu_image, _rawresults, _sandbox, _vm
+from . import _cgroup, _guest_init, _qemu_image, _rawresults, _sandbox, _vm
 from ._capture import Capture
 from ._errors import SandboxError
 from ._sandbox import Execution
@@ -226,6 +226,10 @@ class QemuVM:
         return self.limits["memory_bytes"] + GUEST_OVERHEAD
 
     def _make_share(self, setup: dict, job_data: dict, tasks: list[str]) -> None:
+        # Here, not at the top: _prepare brings the controller's packaging code, which a
+        # slave's modules need only for this list.
+        from . import _prepare
+
         share = self.share
         os.makedirs(os.path.join(share, "setup", "runner"))
         for name in _prepare.RUNNER_FILES:

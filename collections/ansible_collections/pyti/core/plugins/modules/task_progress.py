@@ -93,7 +93,7 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pyti.core.plugins.module_utils import _jobs, _progress
+from ansible_collections.pyti.core.plugins.module_utils import _progress
 
 # What the background task returned that this module passes on once it has ended.
 PASSED_ON = ("pyti_results", "raw_dir", "leftovers")
@@ -137,7 +137,7 @@ def main():
     params = module.params
     if not 0 <= params["wait"] <= 600:
         module.fail_json(msg=f"wait must be from 0 to 600 seconds, not {params['wait']}")
-    path = _jobs.progress_path(params["work_dir"], params["run_id"])
+    path = _progress.progress_path(params["work_dir"], params["run_id"])
     if not module.check_mode:
         _progress.beat(path)
     deadline = time.monotonic() + params["wait"]

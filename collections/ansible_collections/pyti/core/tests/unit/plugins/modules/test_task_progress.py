@@ -10,7 +10,7 @@ import time
 import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
-from ansible_collections.pyti.core.plugins.module_utils import _jobs, _progress
+from ansible_collections.pyti.core.plugins.module_utils import _progress
 from ansible_collections.pyti.core.plugins.modules import task_progress
 
 RUN = "20261204T000000Z-abcdef"
@@ -27,7 +27,7 @@ def _call(monkeypatch, capsys, **params) -> dict:
 
 @pytest.fixture
 def batch(tmp_path):
-    progress = _progress.Progress(_jobs.progress_path(str(tmp_path), RUN))
+    progress = _progress.Progress(_progress.progress_path(str(tmp_path), RUN))
     progress.start(2)
     return tmp_path, progress
 
@@ -37,7 +37,7 @@ def test_the_last_progress_line_does_not_finish_a_task_whose_results_are_not_wri
     progress.finish()
     results = work / "async"
     results.write_text(json.dumps({"started": 1, "finished": 0}))
-    path = _jobs.progress_path(str(work), RUN)
+    path = _progress.progress_path(str(work), RUN)
     assert task_progress.finished(path, str(results)) is False
     results.write_text(json.dumps({"started": 1, "finished": 1, "pyti_results": []}))
     assert task_progress.finished(path, str(results)) is True
@@ -47,12 +47,12 @@ def test_a_task_that_died_is_finished(batch):
     work, _progress_file = batch
     results = work / "async"
     results.write_text(json.dumps({"failed": 1, "msg": "killed"}))
-    assert task_progress.finished(_jobs.progress_path(str(work), RUN), str(results)) is True
+    assert task_progress.finished(_progress.progress_path(str(work), RUN), str(results)) is True
 
 
 def test_without_results_file_the_progress_tells(batch):
     work, progress = batch
-    path = _jobs.progress_path(str(work), RUN)
+    path = _progress.progress_path(str(work), RUN)
     assert task_progress.finished(path, None) is False
     progress.finish()
     assert task_progress.finished(path, None) is True
