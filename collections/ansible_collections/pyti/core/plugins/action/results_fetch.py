@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import tarfile
 import tempfile
@@ -47,20 +48,27 @@ class ActionModule(ActionBase):
         )
         if packed.get("failed"):
             return {**result, **packed}
+        placed = False
         try:
             with tempfile.TemporaryDirectory(prefix="pyti-fetch-") as local_tmp:
                 local = os.path.join(local_tmp, "raw.tar.gz")
                 self._connection.fetch_file(packed["archive"], local)
                 files = self._place(local, args["dest"])
+                placed = True
         except (OSError, tarfile.TarError) as exc:
-            return {**result, "failed": True, "msg": f"Fetching results failed: {exc}"}
+            msg = f"Fetching results failed: {exc}; they stay on the slave in {packed['run_dir']}"
+            return {**result, "failed": True, "msg": msg}
         finally:
-            self._execute_module(
-                "pyti.core.results_fetch",
-                task_vars=task_vars,
-                module_args={**common, "_phase": "remove"},
-            )
+            # The run's folder goes only once its raw results are on the controller.
+            gone = [packed["archive"]] + ([packed["run_dir"]] if placed and not args["keep"] else [])
+            self._remove(gone)
         return {**result, "changed": True, "files": files, "dest": args["dest"]}
+
+    def _remove(self, paths: list[str]) -> None:
+        """Remove PATHS on the slave with one shell command, not a module: no interpreter
+        to start for an rm."""
+        command = "rm -rf -- " + " ".join(shlex.quote(path) for path in paths)
+        self._low_level_execute_command(command, sudoable=True)
 
     @staticmethod
     def _place(archive: str, dest: str) -> int:

@@ -14,6 +14,7 @@ description:
   - The controller unpacks the archive as untrusted data, keeping regular files and folders
     only, with no links and nothing outside O(dest).
   - Then removes the archive from the slave, and the run's folder too unless O(keep) is set.
+    A fetch that fails leaves the run's folder on the slave.
 version_added: 0.1.0
 author: PYTI developers (!UNKNOWN)
 options:
@@ -74,7 +75,6 @@ dest:
 """
 
 import os
-import shutil
 import tarfile
 
 from ansible.module_utils.basic import AnsibleModule
@@ -94,22 +94,15 @@ def main():
             "work_dir": {"type": "path", "default": "/var/lib/pyti"},
             "dest": {"type": "path", "required": True},
             "keep": {"type": "bool", "default": False},
-            "_phase": {"type": "str"},  # internal: "remove" from the action plugin, else packing
         },
     )
     run_id = module.params["run_id"]
     if "/" in run_id or run_id in ("", ".", ".."):
         module.fail_json(msg=f"Fetching results failed: run_id {run_id!r} is not a plain name")
     run_dir = os.path.join(module.params["work_dir"], "runs", run_id)
-    if module.params["_phase"] == "remove":
-        if os.path.exists(run_dir + ".tar.gz"):
-            os.remove(run_dir + ".tar.gz")
-        if not module.params["keep"]:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        module.exit_json(changed=True)
     if not os.path.isdir(os.path.join(run_dir, "raw")):
         module.fail_json(msg=f"Fetching results failed: {run_dir}/raw does not exist", path=run_dir)
-    module.exit_json(changed=False, archive=pack(run_dir))
+    module.exit_json(changed=False, archive=pack(run_dir), run_dir=run_dir)
 
 
 if __name__ == "__main__":
