@@ -60,8 +60,8 @@ class ActionModule(ActionBase):
             return {**result, "failed": True, "msg": msg}
         finally:
             # The run's folder goes only once its raw results are on the controller.
-            gone = [packed["archive"]] + ([packed["run_dir"]] if placed and not args["keep"] else [])
-            self._remove(gone)
+            done_with = [packed["run_dir"]] if placed and not args["keep"] else []
+            self._remove([packed["archive"], *done_with])
         return {**result, "changed": True, "files": files, "dest": args["dest"]}
 
     def _remove(self, paths: list[str]) -> None:
