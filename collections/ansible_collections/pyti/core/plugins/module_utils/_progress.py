@@ -186,13 +186,35 @@ class Board:
         text = f"PYTI {done}/{total} VMs done"
         text += f" ({counts})" if counts else ""
         text += f"; {slaves}; {_duration(elapsed)} elapsed"
-        if 0 < done < total:
-            text += f", about {_duration(elapsed / done * (total - done))} left"
+        left = self._time_left()
+        if left is not None:
+            text += f", about {_duration(left)} left"
         return text
+
+    def _time_left(self) -> float | None:
+        """The longest of the slaves' times left, each at its own pace so far.
+
+        A slave's pace is its current batch's time per finished VM, both ends read on its
+        own clock. None until every slave with VMs to go has finished one.
+        """
+        estimates = []
+        for state in self.slaves.values():
+            done, total = _count(state.get("done")), _count(state.get("total"))
+            if done >= total:
+                continue
+            started, last = state.get("started"), state.get("last")
+            if not done or not (_is_time(started) and _is_time(last)) or last <= started:
+                return None
+            estimates.append((last - started) / done * (total - done))
+        return max(estimates) if estimates else None
 
 
 def _count(value) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _is_time(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
 
 def _duration(seconds: float) -> str:

@@ -30,13 +30,29 @@ def test_torn_last_line_and_missing_file_are_harmless(tmp_path):
 def test_board_line_adds_slaves_and_estimates_time_left():
     now = [100.0]
     board = _progress.Board(clock=lambda: now[0])
-    assert board.update("s1", {"total": 4, "done": 1, "by_status": {"passed": 1}})
+    s1 = {"total": 4, "done": 1, "by_status": {"passed": 1}, "started": 5000.0, "last": 5030.0}
+    assert board.update("s1", s1)
     now[0] = 160.0
-    assert board.update("s2", {"total": 4, "done": 3, "by_status": {"passed": 2, "error": 1}})
-    assert not board.update("s2", {"total": 4, "done": 3, "by_status": {"passed": 2, "error": 1}})
+    # s2's clock is far from s1's and the controller's: each pace is read on its own clock.
+    s2 = {"total": 4, "done": 3, "by_status": {"passed": 2, "error": 1}, "started": 10.0}
+    assert board.update("s2", {**s2, "last": 70.0})
+    assert not board.update("s2", {**s2, "last": 70.0})
+    # s1: 30 s a VM, 3 to go; s2: 20 s a VM, 1 to go. The run ends with the slower.
     assert board.line() == (
-        "PYTI 4/8 VMs done (3 passed, 1 error); s1 1/4, s2 3/4; 1m00s elapsed, about 1m00s left"
+        "PYTI 4/8 VMs done (3 passed, 1 error); s1 1/4, s2 3/4; 1m00s elapsed, about 1m30s left"
     )
+
+
+def test_no_estimate_before_every_busy_slave_has_a_pace():
+    board = _progress.Board(clock=lambda: 0.0)
+    board.update("s1", {"total": 4, "done": 2, "started": 1.0, "last": 9.0})
+    board.update("s2", {"total": 4, "done": 0, "started": 1.0, "last": None})
+    assert board.line() == "PYTI 2/8 VMs done; s1 2/4, s2 0/4; 0m00s elapsed"
+    # A finished slave needs no pace; hostile times give no estimate rather than a crash.
+    board.update("s2", {"total": 4, "done": 4, "started": True, "last": "soon"})
+    assert board.line().endswith("0m00s elapsed, about 0m08s left")
+    board.update("s1", {"total": 4, "done": 2, "started": 9.0, "last": 1.0})
+    assert board.line().endswith("0m00s elapsed")
 
 
 def test_board_ignores_hostile_counts():
