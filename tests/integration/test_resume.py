@@ -55,6 +55,11 @@ def test_interrupted_run_resumes_and_rerun_runs_only_failures(tmp_path, cache_di
         "hx-slow": "timeout",
     }
     assert "PYTI 1/1 VMs done" in proc.stdout
+    # The first run died before its raw results reached the controller: nothing to link.
+    passing = next(r for r in resumed["results"] if r["distribution"] == "pyti-fx-pass")
+    assert passing["raw_dir"] is None
+    page = (reports / "latest" / "report.html").read_text()
+    assert f"(reused from run {origin['pyti-fx-pass']})" in page
 
     # A rerun of the failures runs the failed and the timed-out one, and reuses the pass.
     proc = run_playbook(

@@ -476,7 +476,7 @@ def _by_slave(results: list[Mapping]) -> dict[str, dict]:
 
     A slave's attempts include those that ended in an infrastructure fault and were made
     again elsewhere (infra), a lost slave's included. A reused result made its attempts
-    in an earlier run: they count there, not here.
+    and spent its time in an earlier run: they count there, not here.
     """
     slaves: dict[str, dict] = {}
 
@@ -487,7 +487,8 @@ def _by_slave(results: list[Mapping]) -> dict[str, dict]:
     for result in results:
         counts = entry(result["slave"])
         counts[result["status"]] += 1
-        counts["duration_s"] = round(counts["duration_s"] + result["duration_s"], 3)
+        if not result["reused_from"]:
+            counts["duration_s"] = round(counts["duration_s"] + result["duration_s"], 3)
         for attempt in [] if result["reused_from"] else result["attempts"]:
             counts = entry(attempt["slave"])
             counts["attempts"] += 1

@@ -105,6 +105,14 @@ def _href(*parts: str) -> str:
     return _e("/".join(quote(part, safe="/") for part in parts))
 
 
+def _raw_href(result: Mapping, *parts: str) -> str:
+    """A link into a result's raw folder: this run's, or that of the run it was reused from,
+    a sibling of this run's folder in the report directory."""
+    if result.get("reused_from"):
+        return _href("..", result["reused_from"], "raw", result["raw_dir"], *parts)
+    return _href("raw", result["raw_dir"], *parts)
+
+
 def _duration(seconds: float) -> str:
     return f"{seconds:.1f}s"
 
@@ -202,22 +210,22 @@ def _log_details(result: Mapping, task: Mapping) -> str:
     if task["log_tail"]:
         parts.append(f"<pre>{_e(task['log_tail'])}</pre>")
     if result["raw_dir"] and task["log"]:
-        link = _href("raw", result["raw_dir"], task["log"])
+        link = _raw_href(result, task["log"])
         parts.append(f'<a class="raw" href="{link}">{_e(task["log"])}</a>')
     summary = f"{task['status']} {_duration(task['duration_s'])}"
     return f'<details class="log"><summary>{_e(summary)}</summary>{"".join(parts)}</details>'
 
 
 def _task_cell(result: Mapping, task: Mapping | None) -> str:
+    """A task's status and time; the details of one that did not pass. Its test counts are
+    in the row's Tests column."""
     if task is None:
         return '<td class="task" data-sort=""></td>'
     status = _e(task["status"])
-    tests = _tests_text(task["tests"])
     if status == "passed":
-        content = f"passed {_duration(task['duration_s'])}"
-        content = _e(f"{content} ({tests})" if tests else content)
+        content = _e(f"passed {_duration(task['duration_s'])}")
     else:
-        content = _log_details(result, task) + (f" <span>{_e(tests)}</span>" if tests else "")
+        content = _log_details(result, task)
     return f'<td class="task st-{status}" data-sort="{status}">{content}</td>'
 
 
@@ -230,6 +238,8 @@ def _result_row(result: Mapping, columns: list[str]) -> str:
         status_text += f' <span class="kind">({_e(result["failure_kind"])})</span>'
     if result["verified"] is False:
         status_text += ' <span class="untrusted">(results not trusted)</span>'
+    if result.get("reused_from"):
+        status_text += f' <span class="reused">(reused from run {_e(result["reused_from"])})</span>'
     cells = [
         f"<td>{_e(_name(result))}</td>",
         f"<td>{_e(result['version'])}</td>",
@@ -241,7 +251,7 @@ def _result_row(result: Mapping, columns: list[str]) -> str:
     cells.append(f"<td>{_e(_tests_text(_result_tests(result)))}</td>")
     seconds = result["duration_s"]
     cells.append(f'<td class="num" data-num="{seconds}">{_duration(seconds)}</td>')
-    raw = f'<a href="{_href("raw", result["raw_dir"])}/">raw</a>' if result["raw_dir"] else ""
+    raw = f'<a href="{_raw_href(result)}/">raw</a>' if result["raw_dir"] else ""
     cells.append(f"<td>{raw}{_console_link(result)}</td>")
     return f'<tr class="result st-{status}" data-status="{status}">{"".join(cells)}</tr>'
 
@@ -266,7 +276,7 @@ def _console_link(result: Mapping) -> str:
     guest = result.get("guest")
     if not guest or not result["raw_dir"] or not guest["console_log"]:
         return ""
-    link = _href("raw", result["raw_dir"], guest["console_log"])
+    link = _raw_href(result, guest["console_log"])
     boot = f" (boot {_duration(guest['boot_s'])})" if guest["boot_s"] is not None else ""
     return f' <a class="raw" href="{link}">console</a>{_e(boot)}'
 

@@ -42,6 +42,8 @@ _PROPERTIES = (
     "reason",
     "raw_dir",
     "no_tests",
+    # A result taken from an earlier run; its raw_dir is under that run's raw/ folder.
+    "reused_from",
 )
 
 

@@ -25,6 +25,7 @@ def result_key(spec: str, python_version: str, tasks: list[str], driver: str) ->
 
 class Store:
     def __init__(self, report_dir: str):
+        self.report_dir = report_dir
         self.path = os.path.join(report_dir, "store")
 
     def put(self, key: str, result: dict, run_id: str) -> None:
@@ -57,12 +58,22 @@ def job_key(job: dict, run: dict) -> str:
     return result_key(job["distribution"], version, run["tasks"], run["driver"])
 
 
-def reused(entry_result: dict, from_run: str) -> dict:
-    """A stored result, marked as taken from an earlier run rather than run again."""
+def reused(entry_result: dict, from_run: str, report_dir: str) -> dict:
+    """A stored result, marked as taken from an earlier run rather than run again.
+
+    Its raw_dir still names its folder under the raw/ folder of the run that produced it,
+    if REPORT_DIR holds that folder: an interrupted run's raw results never reached it.
+    """
     result = dict(entry_result)
     if result.get("reused_from"):
         return result  # already a reused result: keep the run that really produced it
-    result.update(job=f"{result.get('job')}@{from_run}", reused_from=from_run, raw_dir=None)
+    raw_dir = result.get("raw_dir")
+    if not (
+        isinstance(raw_dir, str)
+        and os.path.isdir(os.path.join(report_dir, str(from_run), "raw", raw_dir))
+    ):
+        raw_dir = None
+    result.update(job=f"{result.get('job')}@{from_run}", reused_from=from_run, raw_dir=raw_dir)
     return result
 
 
@@ -84,7 +95,7 @@ def plan_reuse(run: dict, store: Store, rerun_report: dict | None) -> tuple[list
             found = previous.get(key)
             found = found if found and found[0].get("status") in REUSABLE else None
         if found:
-            reuse.append(reused(found[0], found[1]))
+            reuse.append(reused(found[0], found[1], store.report_dir))
         else:
             to_run.append(job)
     return to_run, reuse

@@ -183,3 +183,30 @@ def test_qemu_guests_in_header_and_rows(run_payload, result_payload):
 def test_namespace_results_have_no_guest(run_payload, result_payload):
     text = render(run_payload, localhost=[result_payload("j0001", "six", "1", "3.11")])
     assert "Guest kernel" not in text and "console.log" not in text
+
+
+def test_a_reused_result_says_so_and_links_to_its_own_runs_raw_files(run_payload, result_payload):
+    tasks = [
+        {"name": "install", "status": "passed"},
+        {"name": "test", "status": "failed", "reason": "1 test failed", "log": "test.log"},
+    ]
+    reused = result_payload(
+        "j0001@R0", "six", "1", "3.10", "failed", tasks,
+        reused_from="20261201T080000Z-aa11bb", raw_dir="localhost/j0001",
+    )  # fmt: skip
+    page = Page(render(run_payload, localhost=[reused]))
+    assert "(reused from run 20261201T080000Z-aa11bb)" in " ".join(page.text)
+    links = [a["href"] for a in page.find("a") if "href" in a]
+    assert links == [
+        "../20261201T080000Z-aa11bb/raw/localhost/j0001/test.log",
+        "../20261201T080000Z-aa11bb/raw/localhost/j0001/",
+    ]
+
+
+def test_test_counts_show_once_per_row(run_payload, result_payload):
+    counts = {"passed": 7, "failed": 2, "errors": 0, "skipped": 1}
+    tasks = [{"name": "test", "status": "failed", "tests": counts, "reason": "2 failed"}]
+    page_text = render(
+        run_payload, localhost=[result_payload("j1", "six", "1", "3.10", tasks=tasks)]
+    )
+    assert page_text.count("7/2/0/1") == 1

@@ -106,7 +106,18 @@ def test_suite_attributes_and_properties(root):
     assert properties["job"] == "j0001"
     assert properties["no_tests"] == "false"
     assert "reason" not in properties
+    assert "reused_from" not in properties
     assert [child.tag for child in suite][0] == "properties"
+
+
+def test_a_reused_result_names_the_run_it_came_from(run_payload, result_payload):
+    raw = result_payload("j0001@R0", "six", "1.16.0", "3.10", reused_from="20261201T080000Z-aa11bb")
+    suite = suites_by_name(junit(run_payload, localhost=[raw]))[
+        "six==1.16.0 python3.10 on localhost"
+    ]
+    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert properties["reused_from"] == "20261201T080000Z-aa11bb"
+    assert properties["raw_dir"] == "localhost/j0001@R0"
 
 
 def test_error_result_whose_tasks_passed_gets_a_job_case(run_payload, result_payload):

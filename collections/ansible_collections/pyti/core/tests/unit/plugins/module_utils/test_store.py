@@ -52,7 +52,12 @@ def test_resume_reuses_verdicts_but_not_infrastructure_faults(tmp_path):
     store.put(_store.job_key(jobs[1], RUN), result("j0002", "idna==3.6", "error", "sandbox"), "A")
     to_run, reused = _store.plan_reuse(RUN, store, None)
     assert [j["id"] for j in to_run] == ["j0002", "j0003"]
+    # Run A was interrupted before its raw results reached the controller: no raw_dir.
     assert [(r["job"], r["reused_from"], r["raw_dir"]) for r in reused] == [("j0001@A", "A", None)]
+    # Once they are there, the reused result names its folder under run A's raw/.
+    (tmp_path / "A" / "raw" / "localhost" / "j0001").mkdir(parents=True)
+    _to_run, reused = _store.plan_reuse(RUN, store, None)
+    assert [r["raw_dir"] for r in reused] == ["localhost/j0001"]
 
 
 def test_rerun_runs_what_did_not_pass_and_keeps_the_first_origin(tmp_path):
