@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 from pathlib import Path
 
@@ -12,6 +13,13 @@ from _common import PARALLEL, ROOT, VENV_BIN, Clock, log
 
 PLAYBOOK = "playbooks/run_tests.yml"
 SETUP_TASKS = ("Prepare archives and wheelhouses", "Copy the setup to the slave")
+WAIT_TASK = "Wait for the VMs"
+# The modules that a play runs on its slaves, each call an interpreter started there.
+SLAVE_MODULES = {
+    f"pyti.core.{name}"
+    for name in ("slave_info", "setup_sync", "task_run", "task_progress", "results_fetch")
+}
+FLOOR_CALLS = 10
 
 
 def run(name: str, folder: Path, cache_dir: Path, work_dir: Path, extra: dict) -> dict:
@@ -72,7 +80,33 @@ def _outcome(wall_s: float, folder: Path) -> dict:
         "jobs_s": round(sum(r.get("duration_s") or 0 for r in report["results"]), 3),
         "results": report["summary"]["results"],
         "jobs": len(report["results"]),
+        "batch_s": _task(tasks, WAIT_TASK)["result"].get("duration_s"),
+        "slave_calls": sum(t["calls"] for t in tasks if t.get("action") in SLAVE_MODULES),
     }
+
+
+def floor(folder: Path, repeat: int = 3) -> dict:
+    """Ansible's own cost on this machine: ansible-playbook's start and end around an empty
+    play, and one call of the lightest module (ping) on the local slave; medians of REPEAT."""
+    folder.mkdir(parents=True)
+    plays = {}
+    for name, calls in (("empty", 0), ("calls", FLOOR_CALLS)):
+        task = {"name": "Call a module on the slave", "ansible.builtin.ping": {}}
+        play = [{"hosts": "slaves", "gather_facts": False, "tasks": [task] * calls}]
+        plays[name] = folder / f"{name}.yml"
+        plays[name].write_text(yaml.safe_dump(play))
+    walls: dict[str, list[float]] = {"empty": [], "calls": []}
+    env = _env(folder / "timing.json")
+    for _ in range(repeat):
+        for name, path in plays.items():
+            with Clock() as clock:
+                subprocess.run(
+                    [str(VENV_BIN / "ansible-playbook"), str(path)],
+                    cwd=ROOT, env=env, capture_output=True, check=True,
+                )  # fmt: skip
+            walls[name].append(clock.seconds)
+    empty, calls = statistics.median(walls["empty"]), statistics.median(walls["calls"])
+    return {"play_s": round(empty, 3), "call_s": round((calls - empty) / FLOOR_CALLS, 3)}
 
 
 def _task(tasks: list[dict], name: str) -> dict:

@@ -90,6 +90,7 @@ def _default_corpus(
     cold = _playbook.run("cold", scratch / "cold", cache, work, extra)
     warm = _playbook.run("warm", scratch / "warm", cache, work, extra)
     warm["task_s"] = _playbook.task_seconds(scratch / "warm" / "reports")
+    floor = _playbook.floor(scratch / "floor")
     if not specs:
         corpus = yaml.safe_load((ROOT / "playbooks/vars/default_corpus.yml").read_text())
         specs = corpus["pyti_default_corpus"]
@@ -99,7 +100,7 @@ def _default_corpus(
     with _host.ram_folder(keep) as ram:
         baseline = _host.baseline(jobs, ram / "baseline")
         tox = _tox.run_tox(jobs, ram / "tox")
-    return {"cold": cold, "warm": warm, "baseline": baseline, "tox": tox}
+    return {"cold": cold, "warm": warm, "baseline": baseline, "tox": tox, "ansible_floor": floor}
 
 
 def _write(results: dict, stamp: str, out: Path) -> None:

@@ -1,5 +1,6 @@
-"""Write when each task of a play started and ended, with what the benchmark needs of its
-result, to the JSON file named by BENCH_TIMING_FILE."""
+"""Write when each task of a play started and ended, how many times it ran (retries
+included) and what the benchmark needs of its result, to the JSON file named by
+BENCH_TIMING_FILE."""
 
 from __future__ import annotations
 
@@ -30,15 +31,23 @@ class CallbackModule(CallbackBase):
         self.tasks = []
 
     def v2_playbook_on_task_start(self, task, is_conditional):
-        self.tasks.append({"name": task.get_name(), "started": time.time(), "ended": None})
+        entry = {"name": task.get_name(), "action": task.action, "calls": 0}
+        self.tasks.append({**entry, "started": time.time(), "ended": None})
 
-    def _record(self, result, *_args, **_kwargs):
+    def v2_runner_retry(self, result):
+        self.tasks[-1]["calls"] += 1
+
+    def _record(self, result, *_args, skipped=False, **_kwargs):
         entry = self.tasks[-1]
+        entry["calls"] += 0 if skipped else 1
         entry["ended"] = time.time()
         entry["duration_s"] = round(entry["ended"] - entry["started"], 3)
         entry["result"] = {k: result._result[k] for k in KEPT_KEYS if k in result._result}
 
-    v2_runner_on_ok = v2_runner_on_failed = v2_runner_on_skipped = _record
+    v2_runner_on_ok = v2_runner_on_failed = _record
+
+    def v2_runner_on_skipped(self, result):
+        self._record(result, skipped=True)
 
     def v2_playbook_on_stats(self, stats):
         with open(os.environ["BENCH_TIMING_FILE"], "w", encoding="utf-8") as handle:

@@ -42,8 +42,13 @@ def test_bench_runs_on_three_distributions(tmp_path):
         "pyti-fx-notests",
     }
     assert results["warm"]["downloads"] == 0
+    # Its pythons, the sync, the batch's start, one wait or more, the fetch.
+    assert results["warm"]["slave_calls"] >= 5
+    assert results["warm"]["batch_s"] > 0
+    assert results["ansible_floor"]["play_s"] > 0 and results["ansible_floor"]["call_s"] > 0
     assert sorted(results["orchestration"]["runs"]) == ["2", "3"]
     table = result_file.with_suffix(".md").read_text()
     assert "| namespace VM: create → runner started (20 VMs) |" in table
+    assert "| isolation, the VMs' batch alone / bare host |" in table
     accel = results["qemu"]["accel"]["name"]
     assert f"| qemu VM ({accel}): create → runner started (2 VMs) |" in table

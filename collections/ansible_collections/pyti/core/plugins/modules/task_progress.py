@@ -79,6 +79,10 @@ leftovers:
   returned: when the background task has ended
   type: list
   elements: str
+duration_s:
+  description: Seconds the background task's batch took, from its start to its last VM's end.
+  returned: when the background task has ended
+  type: float
 pyti_progress:
   description:
     - VMs C(total) and C(done), C(by_status) counts, the C(latest) results in a line each,
@@ -96,7 +100,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyti.core.plugins.module_utils import _progress
 
 # What the background task returned that this module passes on once it has ended.
-PASSED_ON = ("pyti_results", "raw_dir", "leftovers")
+PASSED_ON = ("pyti_results", "raw_dir", "leftovers", "duration_s")
 
 
 def ended_result(results_file: str | None) -> dict | None:

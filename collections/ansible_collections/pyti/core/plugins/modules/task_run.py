@@ -255,7 +255,14 @@ leftovers:
   returned: success
   type: list
   elements: str
+duration_s:
+  description: Seconds from the batch's start to the end of its last VM.
+  returned: success
+  type: float
+  sample: 7.93
 """
+
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pyti.core.plugins.module_utils import _jobs, _limits
@@ -318,13 +325,19 @@ def main():
             driver=p["driver"],
             image_dir=p["image_dir"],
         )
+        started = time.monotonic()
         results = batch.run(jobs_with_keys(p["jobs"], p["keys"]), p["capacity"])
+        duration = round(time.monotonic() - started, 3)
     except PytiError as exc:
         module.fail_json(msg=exc.msg, **exc.context)
     except OSError as exc:
         module.fail_json(msg=f"Running the VMs failed on slave {p['slave_name']}: {exc}")
     module.exit_json(
-        changed=bool(results), pyti_results=results, raw_dir=batch.raw_root, leftovers=leftovers
+        changed=bool(results),
+        pyti_results=results,
+        raw_dir=batch.raw_root,
+        leftovers=leftovers,
+        duration_s=duration,
     )
 
 
