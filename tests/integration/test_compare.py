@@ -87,6 +87,8 @@ def test_exact_classes(comparison):
     (regressed,) = [e for e in comparison["json"]["entries"] if e["class"] == "regressed"]
     assert (regressed["base"]["version"], regressed["head"]["version"]) == ("1.0", "2.0")
     assert regressed["head"]["reason"].startswith("1 of 1 tests failed: ")
+    # Both runs installed the same pytest: only the distribution's own wheel moved.
+    assert regressed["wheelhouse"] == ["pyti-fx-cmp 1.0 \u2192 2.0"]
 
 
 def test_markdown_and_html(comparison, runs):
@@ -95,7 +97,7 @@ def test_markdown_and_html(comparison, runs):
     assert "| 1 | 0 | 0 | 3 | 3 | 0 | 2 |" in markdown
     assert re.search(
         r"^\| regressed \| pyti-fx-cmp \| 1\.0 → 2\.0 \| \S+ \| test \| passed \| "
-        r"failed \| 1 of 1 tests failed: ",
+        r"failed \| pyti-fx-cmp 1\.0 → 2\.0 \| 1 of 1 tests failed: ",
         markdown,
         re.M,
     )

@@ -139,6 +139,22 @@ def test_filter_hides_rows_that_do_not_match(page):
     box.send_keys(Keys.BACKSPACE * 5)
     assert all(row.is_displayed() for row in rows(page))
 
+    # The wheelhouse lists pytest in every row that got one; the filter does not search it.
+    box.send_keys("pytest==")
+    assert not [row for row in rows(page) if row.is_displayed()]
+    box.send_keys(Keys.BACKSPACE * 8)
+
+
+def test_the_wheelhouse_opens_to_its_versions(run, page):
+    row = row_of(page, "pyti-fx-pass")
+    wheelhouse = row.find_element(By.CSS_SELECTOR, "details.wheelhouse")
+    assert not wheelhouse.find_element(By.TAG_NAME, "ul").is_displayed()
+    wheelhouse.find_element(By.TAG_NAME, "summary").click()
+    listed = wheelhouse.find_element(By.TAG_NAME, "ul").text.splitlines()
+    (result,) = [r for r in run["report"]["results"] if r["distribution"] == "pyti-fx-pass"]
+    assert listed == [f"{name}=={version}" for name, version in result["wheelhouse"].items()]
+    assert any(line.startswith("pytest==") for line in listed)
+
 
 def header(page, name: str):
     (cell,) = [

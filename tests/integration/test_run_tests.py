@@ -59,6 +59,10 @@ def test_passing_distribution(run):
     test = result["tasks"][2]
     assert test["tests"] == {"passed": 2, "failed": 0, "errors": 0, "skipped": 0}
     assert result["tasks"][1]["modules"] == ["pyti_fx_pass"]
+    # What the VM installed from: the distribution itself, pytest and pytest's own needs.
+    wheelhouse = result["wheelhouse"]
+    assert wheelhouse["pyti-fx-pass"] == "1.0"
+    assert {"pytest", "pluggy", "iniconfig"} <= wheelhouse.keys()
 
 
 def test_failing_tests(run):
@@ -84,6 +88,7 @@ def test_build_failure(run):
     assert result["status"] == "failed"
     assert statuses(result) == {"install": "failed", "import": "skipped", "test": "skipped"}
     assert result["tasks"][0]["reason"].startswith("build failed: ")
+    assert result["wheelhouse"] is None
     assert result["tasks"][1]["reason"] == "install did not pass"
 
 

@@ -26,6 +26,7 @@ OK_STATUSES = frozenset({"passed", "skipped"})
 # Failure kinds that blame the distribution; any other kind is an infrastructure fault.
 TASK_KINDS = frozenset({None, "task"})
 REASON_LIMIT = 300
+WHEELHOUSE_LIMIT = 500
 
 
 class CompareError(PytiError):
@@ -160,6 +161,33 @@ def classify(base: Mapping | None, head: Mapping | None) -> str:
     return "fixed" if is_ok else "still failing"
 
 
+def _wheelhouse(result: Mapping | None) -> dict[str, str]:
+    """A result's wheelhouse (name -> version), keeping only what reads as one."""
+    found = (result or {}).get("wheelhouse")
+    if not isinstance(found, Mapping):
+        return {}
+    items = list(found.items())[:WHEELHOUSE_LIMIT]
+    return {
+        name: version
+        for name, version in items
+        if isinstance(name, str) and isinstance(version, str) and max(len(name), len(version)) < 200
+    }
+
+
+def wheelhouse_changes(base: Mapping | None, head: Mapping | None) -> list[str]:
+    """What the VMs installed differently, as `name old → new` (`-` for none); nothing
+    when either side does not say what it installed."""
+    old, new = _wheelhouse(base), _wheelhouse(head)
+    if not old or not new:
+        return []
+    names = sorted(old.keys() | new.keys(), key=_sort_key)
+    return [
+        f"{name} {old.get(name, '-')} \u2192 {new.get(name, '-')}"
+        for name in names
+        if old.get(name) != new.get(name)
+    ]
+
+
 def _sort_key(text: str) -> list:
     parts = re.split(r"(\d+)", text.lower())
     return [int(part) if index % 2 else part for index, part in enumerate(parts)]
@@ -172,6 +200,7 @@ def compare(base: Mapping, head: Mapping) -> dict:
     entries = []
     for key in keys:
         old, new = base_index.get(key), head_index.get(key)
+        changed = wheelhouse_changes(old, new)
         names = dict.fromkeys(_task_names(base, old) + _task_names(head, new))
         for name in names:
             sides = _lookup(old, name), _lookup(new, name)
@@ -183,6 +212,7 @@ def compare(base: Mapping, head: Mapping) -> dict:
                     "class": classify(*sides),
                     "base": sides[0],
                     "head": sides[1],
+                    "wheelhouse": changed,
                 }
             )
     return {
@@ -265,8 +295,8 @@ def to_markdown(comparison: Mapping) -> str:
     if not changes:
         return "\n".join([*lines, "Nothing changed: every task still passes.", ""])
     lines += [
-        "| class | distribution | version | python | task | base | head | reason |",
-        "|---|---|---|---|---|---|---|---|",
+        "| class | distribution | version | python | task | base | head | wheelhouse | reason |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for entry in changes:
         cells = (
@@ -277,6 +307,7 @@ def to_markdown(comparison: Mapping) -> str:
             entry["task"],
             _side_text(entry["base"]),
             _side_text(entry["head"]),
+            ", ".join(entry["wheelhouse"]),
             _reason(entry),
         )
         lines.append("| " + " | ".join(_md(cell) for cell in cells) + " |")
@@ -308,6 +339,7 @@ def _html_row(entry: Mapping) -> str:
         entry["task"],
         _side_text(entry["base"]),
         _side_text(entry["head"]),
+        ", ".join(entry["wheelhouse"]),
         _reason(entry),
     )
     body = "".join(f"<td>{_e(cell)}</td>" for cell in cells)
@@ -323,6 +355,7 @@ def to_html(comparison: Mapping) -> str:
     head = "".join(
         f"<th>{name}</th>"
         for name in ("Class", "Distribution", "Version", "Python", "Task", "Base", "Head")
+        + ("Wheelhouse",)
     )
     rows = "\n".join(_html_row(entry) for entry in _changes(comparison))
     entries = [e for e in comparison["entries"] if e["class"] == "still passing"]

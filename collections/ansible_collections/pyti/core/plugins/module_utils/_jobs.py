@@ -162,6 +162,7 @@ class Job:
         self.rejected: list[dict] = []
         self.not_applicable: str | None = None
         self.guest: dict | None = None
+        self.wheels: list[str] = []
 
     def run(self) -> dict:
         started = time.monotonic()
@@ -173,6 +174,7 @@ class Job:
             result["tasks"] = self._setup_failure(_slave_fault(self.batch.slave_name, exc))
         result["not_applicable"] = self.not_applicable
         result["guest"] = self.guest
+        result["wheels"] = self.wheels
         result["duration_s"] = round(time.monotonic() - started, 3)
         result["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         result["rejected"] = self.rejected
@@ -181,6 +183,7 @@ class Job:
     def _tasks(self) -> list[dict]:
         os.makedirs(self.raw_dir, mode=0o755, exist_ok=True)
         prepared = self._prepared()
+        self.wheels = sorted(os.path.basename(w) for w in prepared.get("wheels", []))
         error = self.dist.get("error") or prepared.get("error")
         if self.batch.abandoned:
             return self._setup_failure(ABANDONED)

@@ -34,6 +34,14 @@ from ansible_collections.pyti.core.plugins.module_utils._report_values import (
     to_tristate,
 )
 
+try:
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+    from packaging.version import InvalidVersion
+
+    HAS_PACKAGING = True
+except ImportError:  # ansible-core brings packaging; without it, no wheelhouse versions
+    HAS_PACKAGING = False
+
 REPORT_VERSION = 1
 
 STATUSES = ("passed", "failed", "error", "timeout", "skipped")
@@ -50,6 +58,7 @@ ATTEMPTS_LIMIT = 8
 MESSAGE_LIMIT = 2 * 1024
 FAILURES_LIMIT = 50
 TASKS_LIMIT = 32
+WHEELHOUSE_LIMIT = 500
 
 
 def utc_now() -> str:
@@ -188,6 +197,7 @@ def normalise_result(raw: object, slave: object) -> dict:
     result["tasks"] = _tasks(raw.get("tasks"))
     result["rejected"] = _rejected(raw.get("rejected"))
     result["guest"] = _guest(raw.get("guest"))
+    result["wheelhouse"] = _wheelhouse(raw.get("wheels"))
     result["reused_from"] = safe_run_id(raw.get("reused_from")) if raw.get("reused_from") else None
     result["attempts"] = _attempts(raw, slave)
     result["side"] = to_choice(raw.get("side"), SIDES)
@@ -200,6 +210,23 @@ def normalise_result(raw: object, slave: object) -> dict:
         result["version"] = result["version"] or version
     result["python"] = result["python"] or ""
     return result
+
+
+def _wheelhouse(value: object) -> dict[str, str] | None:
+    """Name -> version of the wheels that the VM installed from, read from their file names
+    (the setup's own, not the VM's word); None when the result names none."""
+    if not HAS_PACKAGING or not isinstance(value, list):
+        return None
+    found = {}
+    for name in value[:WHEELHOUSE_LIMIT]:
+        if not isinstance(name, str) or len(name) > NAME_LIMIT:
+            continue
+        try:
+            dist, version, _build, _tags = parse_wheel_filename(name)
+        except (InvalidWheelFilename, InvalidVersion):
+            continue
+        found[str(dist)] = str(version)
+    return dict(sorted(found.items())) or None
 
 
 ACCELS = ("kvm", "tcg")

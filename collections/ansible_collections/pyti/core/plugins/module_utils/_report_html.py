@@ -7,8 +7,8 @@ any fetch. Every string taken from the report goes through html.escape, and the 
 carries no data, so nothing from a result can reach it. The policy admits the inline style
 and script by their hashes only, so even markup that escaped escaping could neither run a
 script nor an event handler. Browser tests rely on these hooks:
-table#results, input#filter, tr.result[data-status], details.log, table#summary,
-table#by-slave.
+table#results, input#filter, tr.result[data-status], details.log, details.wheelhouse,
+table#summary, table#by-slave.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:to
 .st-passed{background:#e3f6e3}.st-failed{background:#fbe0e0}
 .st-error,.st-timeout{background:#fde9cf}.st-skipped{background:#eee}
 td.num{text-align:right}
-details.log summary{cursor:pointer}
+details.log summary,details.wheelhouse summary{cursor:pointer}
+details.wheelhouse ul{margin:.2em 0;padding-left:1.2em}
 details.log pre{max-width:70em;max-height:30em;overflow:auto;background:#fafafa;padding:.5em;
 white-space:pre-wrap;word-break:break-all}
 #filter{margin:0 0 .5em;padding:.3em;width:24em}
@@ -47,10 +48,21 @@ _JS = """
 (function () {
   var table = document.getElementById("results");
   var rows = function () { return Array.prototype.slice.call(table.tBodies[0].rows); };
+  var texts = new WeakMap();
+  var text = function (row) {
+    if (!texts.has(row)) {
+      var copy = row.cloneNode(true);
+      Array.prototype.forEach.call(copy.querySelectorAll(".wheelhouse"), function (list) {
+        list.remove();
+      });
+      texts.set(row, copy.textContent.toLowerCase());
+    }
+    return texts.get(row);
+  };
   document.getElementById("filter").addEventListener("input", function (event) {
     var query = event.target.value.toLowerCase();
     rows().forEach(function (row) {
-      row.hidden = query !== "" && row.textContent.toLowerCase().indexOf(query) < 0;
+      row.hidden = query !== "" && text(row).indexOf(query) < 0;
     });
   });
   var key = function (row, column) {
@@ -252,8 +264,18 @@ def _result_row(result: Mapping, columns: list[str]) -> str:
     seconds = result["duration_s"]
     cells.append(f'<td class="num" data-num="{seconds}">{_duration(seconds)}</td>')
     raw = f'<a href="{_raw_href(result)}/">raw</a>' if result["raw_dir"] else ""
-    cells.append(f"<td>{raw}{_console_link(result)}</td>")
+    cells.append(f"<td>{raw}{_console_link(result)}{_wheelhouse(result)}</td>")
     return f'<tr class="result st-{status}" data-status="{status}">{"".join(cells)}</tr>'
+
+
+def _wheelhouse(result: Mapping) -> str:
+    """The versions the VM installed from, folded; the filter box does not search them."""
+    wheelhouse = result.get("wheelhouse")
+    if not wheelhouse:
+        return ""
+    items = "".join(f"<li><code>{_e(name)}=={_e(v)}</code></li>" for name, v in wheelhouse.items())
+    summary = f"{len(wheelhouse)} wheel" + ("" if len(wheelhouse) == 1 else "s")
+    return f'<details class="wheelhouse"><summary>{summary}</summary><ul>{items}</ul></details>'
 
 
 def _slave_text(result: Mapping) -> str:

@@ -231,6 +231,13 @@ pyti_results:
     duration_s:
       description: Seconds the job took.
       type: float
+    wheels:
+      description:
+        - The file names of the wheels in the wheelhouse that the job's VM installed from, as
+          the setup prepared them; empty when its setup failed.
+      type: list
+      elements: str
+      sample: [pytest-9.2.0-py3-none-any.whl, six-1.16.0-py2.py3-none-any.whl]
     finished:
       description: When the job ended, in UTC, ISO 8601.
       type: str

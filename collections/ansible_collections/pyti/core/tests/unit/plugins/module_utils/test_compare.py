@@ -205,7 +205,9 @@ HOSTILE = "<script>alert(1)</script>|*x*_[a](javascript:b)`&amp;"
 
 def hostile_pair() -> tuple[dict, dict]:
     bad = result(HOSTILE, {"test": ("failed", "task", HOSTILE)}, python=HOSTILE)
-    return report("A", result(HOSTILE, {"test": "passed"}, python=HOSTILE)), report("B", bad)
+    good = result(HOSTILE, {"test": "passed"}, python=HOSTILE)
+    good["wheelhouse"], bad["wheelhouse"] = {HOSTILE: "1"}, {HOSTILE: "2"}
+    return report("A", good), report("B", bad)
 
 
 def test_markdown_shows_hostile_text_as_text():
@@ -213,8 +215,8 @@ def test_markdown_shows_hostile_text_as_text():
     (row,) = [line for line in markdown.splitlines() if "alert" in line]
     assert re.search(r"(?<!\\)[<>`*_\[\]]", row) is None
     assert "&amp;amp;" in row
-    # Every pipe inside a cell is escaped: the row keeps its 8 cells.
-    assert row.replace("\\|", "").count("|") == 9
+    # Every pipe inside a cell is escaped: the row keeps its 9 cells.
+    assert row.replace("\\|", "").count("|") == 10
     assert "\\<script\\>alert(1)\\</script\\>" in row
     assert "\\[a\\](javascript:b)" in row
 
@@ -251,6 +253,26 @@ def test_html_is_self_contained_and_escaped():
     assert csp["content"].startswith("default-src 'none'")
     classes_shown = [a["data-class"] for t, a in parser.found if "data-class" in a]
     assert classes_shown == ["regressed"]
+
+
+def test_wheelhouse_changes_name_each_version_that_moved():
+    old = result("attrs")
+    new = result("attrs", {"test": ("failed", "task", "1 test failed")})
+    old["wheelhouse"] = {"attrs": "23.1.0", "pytest": "9.1.1", "six": "1.16.0", "zipp": "3.1"}
+    new["wheelhouse"] = {"attrs": "23.1.0", "pytest": "9.2.0", "zipp": "3.1", "iniconfig": "2"}
+    comparison = _compare.compare(report("A", old), report("B", new))
+    (entry,) = [e for e in comparison["entries"] if e["class"] == "regressed"]
+    assert entry["wheelhouse"] == [
+        "iniconfig - \u2192 2",
+        "pytest 9.1.1 \u2192 9.2.0",
+        "six 1.16.0 \u2192 -",
+    ]
+    markdown = _compare.to_markdown(comparison)
+    assert "| iniconfig - \u2192 2, pytest 9.1.1 \u2192 9.2.0, six 1.16.0 \u2192 - |" in markdown
+    # A side that does not say what it installed (an older report) shows no change.
+    del old["wheelhouse"]
+    assert _compare.wheelhouse_changes(old, new) == []
+    assert _compare.wheelhouse_changes({"wheelhouse": {"a": 1, 2: "b"}}, new) == []
 
 
 def test_markdown_says_when_nothing_changed():

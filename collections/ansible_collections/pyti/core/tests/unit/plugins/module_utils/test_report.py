@@ -129,6 +129,31 @@ def test_empty_result_gets_every_key(report_schema, run_payload):
     assert_valid(report, report_schema)
 
 
+def test_the_wheelhouse_reads_names_and_versions_from_wheel_file_names(report_schema, run_payload):
+    wheels = [
+        "pytest-9.2.0-py3-none-any.whl",
+        "Typing_Extensions-4.9.0-py3-none-any.whl",
+        "markupsafe-2.1.3-1-cp311-cp311-manylinux_2_17_x86_64.whl",
+        "not-a-wheel.tar.gz",
+        "evil-1.0-py3-none-any.whl/../../x",
+        None,
+        "x" * 5000 + "-1.0-py3-none-any.whl",
+    ]
+    result = normalise_result({"status": "passed", "wheels": wheels}, "localhost")
+    assert result["wheelhouse"] == {
+        "markupsafe": "2.1.3",
+        "pytest": "9.2.0",
+        "typing-extensions": "4.9.0",
+    }
+    assert normalise_result({"wheels": "pytest-9.2.0-py3-none-any.whl"}, "h")["wheelhouse"] is None
+    assert normalise_result({"wheels": []}, "h")["wheelhouse"] is None
+    many = [f"d{n}-1.0-py3-none-any.whl" for n in range(2000)]
+    capped = normalise_result({"status": "passed", "wheels": many}, "h")
+    assert len(capped["wheelhouse"]) == _report.WHEELHOUSE_LIMIT
+    report = _report.build_report(collect(run_payload).run, [result, capped], FINISHED, "c")
+    assert_valid(report, report_schema)
+
+
 def test_distribution_falls_back_to_the_spec():
     result = normalise_result({"spec": "six==1.16.0", "status": "passed"}, "h")
     assert (result["distribution"], result["version"]) == ("six", "1.16.0")

@@ -210,3 +210,13 @@ def test_test_counts_show_once_per_row(run_payload, result_payload):
         run_payload, localhost=[result_payload("j1", "six", "1", "3.10", tasks=tasks)]
     )
     assert page_text.count("7/2/0/1") == 1
+
+
+def test_the_wheelhouse_is_listed_folded_in_its_row(run_payload, result_payload):
+    wheels = ["six-1.16.0-py2.py3-none-any.whl", "pytest-9.2.0-py3-none-any.whl"]
+    raw = result_payload("j0001", "six", "1.16.0", "3.10", wheels=wheels)
+    page = Page(render(run_payload, localhost=[raw]))
+    (details,) = page.find("details", **{"class": "wheelhouse"})
+    text = " ".join(page.text)
+    assert "2 wheels" in text
+    assert "pytest==9.2.0" in text and "six==1.16.0" in text
