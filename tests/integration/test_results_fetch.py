@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import os
+import sys
 
+import pytest
 import yaml
-from conftest import run_playbook
+from conftest import ROOT, run_playbook
+
+# The archive is packed by the collection's own code, as task_progress packs it.
+if str(ROOT / "collections") not in sys.path:
+    sys.path.insert(0, str(ROOT / "collections"))
+from ansible_collections.pyti.core.plugins.module_utils import _raw_archive  # noqa: E402
 
 RUN = "20261205T000000Z-fe7c11"
 
@@ -78,4 +85,39 @@ def test_a_failed_fetch_loses_no_raw_results(tmp_path):
         "raw/j0001/test.log",
         "raw/j0001/vm/junit.xml",
         "raw/j0002/install.log",
+    ]
+
+
+def test_an_archive_packed_by_task_progress_is_fetched_as_it_is(tmp_path):
+    work = _slave_run(tmp_path)
+    archive = _raw_archive.pack(str(work / "runs" / RUN))
+    # Packed before: a file that lands in raw/ later is not part of what is fetched.
+    (work / "runs" / RUN / "raw" / "j0003").mkdir()
+    (work / "runs" / RUN / "raw" / "j0003" / "late.log").write_text("late\n")
+    dest = tmp_path / "controller"
+    proc = _fetch(tmp_path, work, dest, archive=archive)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert _files(dest) == ["j0001/test.log", "j0001/vm/junit.xml", "j0002/install.log"]
+    assert os.listdir(work / "runs") == []
+
+
+@pytest.mark.parametrize(
+    "archive",
+    [
+        "/etc/passwd",
+        "runs/{run}.tar.gz",
+        "{work}/runs/../runs/{run}.tar.gz",
+        "{work}/runs/20261205T000000Z-other1.tar.gz",
+    ],
+)
+def test_an_archive_that_is_not_this_runs_is_refused_and_nothing_is_removed(tmp_path, archive):
+    work = _slave_run(tmp_path)
+    value = archive.format(work=work, run=RUN)
+    proc = _fetch(tmp_path, work, tmp_path / "controller", archive=value)
+    assert proc.returncode != 0
+    assert f"archive: {value!r} is not the path of run {RUN}'s packed raw results" in proc.stdout
+    assert _files(work / "runs") == [
+        f"{RUN}/raw/j0001/test.log",
+        f"{RUN}/raw/j0001/vm/junit.xml",
+        f"{RUN}/raw/j0002/install.log",
     ]

@@ -10,12 +10,14 @@ import tarfile
 import tempfile
 
 from ansible.plugins.action import ActionBase
+from ansible_collections.pyti.core.plugins.module_utils import _raw_archive
 
 ARGSPEC = {
     "run_id": {"type": "str", "required": True},
     "work_dir": {"type": "path", "default": "/var/lib/pyti"},
     "dest": {"type": "path", "required": True},
     "keep": {"type": "bool", "default": False},
+    "archive": {"type": "str"},
 }
 
 
@@ -43,7 +45,7 @@ class ActionModule(ActionBase):
             "dest": args["dest"],
             "keep": args["keep"],
         }
-        packed = self._execute_module(
+        packed = self._packed(args) or self._execute_module(
             "pyti.core.results_fetch", module_args=common, task_vars=task_vars
         )
         if packed.get("failed"):
@@ -63,6 +65,18 @@ class ActionModule(ActionBase):
             done_with = [packed["run_dir"]] if placed and not args["keep"] else []
             self._remove([packed["archive"], *done_with])
         return {**result, "changed": True, "files": files, "dest": args["dest"]}
+
+    @staticmethod
+    def _packed(args: dict) -> dict | None:
+        """What the pack module would return, when task_progress packed the archive."""
+        archive = args["archive"]
+        if not archive:
+            return None
+        packed_from = _raw_archive.folder_of(archive, args["run_id"])
+        if packed_from is None:
+            why = f"is not the path of run {args['run_id']}'s packed raw results"
+            return {"failed": True, "msg": f"archive: {archive!r} {why}"}
+        return {"archive": archive, "run_dir": packed_from}
 
     def _remove(self, paths: list[str]) -> None:
         """Remove PATHS on the slave with one shell command, not a module: no interpreter

@@ -34,6 +34,14 @@ options:
     description: Keep the run's folder, raw results included, on the slave after fetching them.
     type: bool
     default: false
+  archive:
+    description:
+      - The archive of the run's raw results that M(pyti.core.task_progress) packed on the
+        slave when called with O(pyti.core.task_progress#module:pack), as it returned it in
+        RV(pyti.core.task_progress#module:archive). No module starts on the slave to pack
+        them then, and the archive is fetched at once.
+      - It must be the absolute path C(<work_dir>/runs/<run_id>.tar.gz) of this run.
+    type: str
 extends_documentation_fragment:
   - pyti.core._attributes
   - pyti.core._attributes.action
@@ -75,16 +83,9 @@ dest:
 """
 
 import os
-import tarfile
 
 from ansible.module_utils.basic import AnsibleModule
-
-
-def pack(run_dir: str) -> str:
-    archive = run_dir.rstrip("/") + ".tar.gz"
-    with tarfile.open(archive, "w:gz") as tf:
-        tf.add(os.path.join(run_dir, "raw"), arcname="raw")
-    return archive
+from ansible_collections.pyti.core.plugins.module_utils import _raw_archive
 
 
 def main():
@@ -94,15 +95,22 @@ def main():
             "work_dir": {"type": "path", "default": "/var/lib/pyti"},
             "dest": {"type": "path", "required": True},
             "keep": {"type": "bool", "default": False},
+            "archive": {"type": "str"},
         },
     )
     run_id = module.params["run_id"]
-    if "/" in run_id or run_id in ("", ".", ".."):
+    if not _raw_archive.is_plain(run_id):
         module.fail_json(msg=f"Fetching results failed: run_id {run_id!r} is not a plain name")
-    run_dir = os.path.join(module.params["work_dir"], "runs", run_id)
+    archive = module.params["archive"]
+    if archive:
+        packed_from = _raw_archive.folder_of(archive, run_id)
+        if packed_from is None or not os.path.isfile(archive):
+            module.fail_json(msg=f"archive: {archive!r} is not the packed raw results of {run_id}")
+        module.exit_json(changed=False, archive=archive, run_dir=packed_from)
+    run_dir = _raw_archive.run_dir(module.params["work_dir"], run_id)
     if not os.path.isdir(os.path.join(run_dir, "raw")):
         module.fail_json(msg=f"Fetching results failed: {run_dir}/raw does not exist", path=run_dir)
-    module.exit_json(changed=False, archive=pack(run_dir), run_dir=run_dir)
+    module.exit_json(changed=False, archive=_raw_archive.pack(run_dir), run_dir=run_dir)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,13 @@ options:
         C(delay=0) follows the run as closely as it can without adding a poll's delay to it.
     type: float
     default: 0
+  pack:
+    description:
+      - Once the background task has ended well, pack the run's raw results on the slave
+        into one archive (RV(archive)) for M(pyti.core.results_fetch), which then fetches it
+        with no module of its own to start. Not in check mode.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - pyti.core._attributes
   - pyti.core._attributes.info_module
@@ -79,6 +86,12 @@ leftovers:
   returned: when the background task has ended
   type: list
   elements: str
+archive:
+  description:
+    - The slave's archive of the run's raw results, for O(pyti.core.results_fetch#module:archive).
+  returned: when O(pack) is set and the background task has ended well
+  type: str
+  sample: /var/lib/pyti/runs/20261204T161000Z-ab12cd.tar.gz
 duration_s:
   description: Seconds the background task's batch took, from its start to its last VM's end.
   returned: when the background task has ended
@@ -94,10 +107,11 @@ pyti_progress:
 
 import json
 import os
+import tarfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.pyti.core.plugins.module_utils import _progress
+from ansible_collections.pyti.core.plugins.module_utils import _progress, _raw_archive
 
 # What the background task returned that this module passes on once it has ended.
 PASSED_ON = ("pyti_results", "raw_dir", "leftovers", "duration_s")
@@ -128,6 +142,19 @@ def finished(path: str, results_file: str | None) -> bool:
     return _progress.read(path)["ended"]
 
 
+def pack(work_dir: str, run_id: str) -> str | None:
+    """The run's raw results as one archive, or None: results_fetch packs them then."""
+    folder = _raw_archive.run_dir(work_dir, run_id)
+    if not (_raw_archive.is_plain(run_id) and os.path.isabs(folder)):
+        return None
+    if not os.path.isdir(os.path.join(folder, "raw")):
+        return None
+    try:
+        return _raw_archive.pack(folder)
+    except (OSError, tarfile.TarError):
+        return None
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -135,6 +162,7 @@ def main():
             "work_dir": {"type": "path", "default": "/var/lib/pyti"},
             "results_file": {"type": "path"},
             "wait": {"type": "float", "default": 0},
+            "pack": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
@@ -164,6 +192,10 @@ def main():
             pass
     if result.get("failed"):
         module.fail_json(msg=str(result.get("msg") or "the background task failed"), **out)
+    if params["pack"] and not module.check_mode:
+        archive = pack(params["work_dir"], params["run_id"])
+        if archive:
+            out["archive"] = archive
     module.exit_json(**out)
 
 

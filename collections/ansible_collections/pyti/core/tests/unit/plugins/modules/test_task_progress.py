@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tarfile
 import threading
 import time
 
@@ -117,3 +119,31 @@ def test_a_task_that_failed_fails_the_wait_with_its_message(batch, monkeypatch, 
     assert out["msg"] == "Running the VMs failed on slave s1: x"
     assert "pyti_results" not in out
     assert not results.exists()
+
+
+def test_the_last_call_packs_the_raw_results_when_asked(batch, monkeypatch, capsys):
+    work, _progress_file = batch
+    raw = work / "runs" / RUN / "raw" / "j0001"
+    raw.mkdir(parents=True)
+    (raw / "test.log").write_text("2 passed\n")
+    results = work / "async"
+    params = {"run_id": RUN, "work_dir": str(work), "results_file": str(results)}
+
+    results.write_text(json.dumps({"started": 1, "finished": 0}))
+    assert "archive" not in _call(monkeypatch, capsys, **params, pack=True)
+
+    results.write_text(json.dumps({"changed": True, "pyti_results": []}))
+    assert "archive" not in _call(monkeypatch, capsys, **params)
+    assert not (work / "runs" / f"{RUN}.tar.gz").exists()
+
+    results.write_text(json.dumps({"changed": True, "pyti_results": []}))
+    out = _call(monkeypatch, capsys, **params, pack=True)
+    assert out["archive"] == str(work / "runs" / f"{RUN}.tar.gz")
+    with tarfile.open(out["archive"]) as tf:
+        assert tf.getnames() == ["raw", "raw/j0001", "raw/j0001/test.log"]
+
+    # A batch that failed has nothing to fetch: no archive.
+    os.remove(out["archive"])
+    results.write_text(json.dumps({"failed": 1, "msg": "lost"}))
+    assert "archive" not in _call(monkeypatch, capsys, **params, pack=True)
+    assert not (work / "runs" / f"{RUN}.tar.gz").exists()
