@@ -220,7 +220,7 @@ def _where_isolation(r: dict) -> list[str]:
         f"{warm['batch_s']:.1f} s against the bare host's {base['wall_s']:.1f} s. The other "
         f"{warm['wall_s'] - warm['batch_s']:.1f} s are Ansible's: ansible-playbook's start "
         f"and end, {warm['slave_calls']} module calls on the slave (its pythons, the setup's "
-        "sync, the batch's start, the waits, the results' fetch) and the controller's own "
+        "sync, the batch's start, the waits), the results' fetch and the controller's own "
         "tasks; much the same whatever the corpus (the orchestration fit's fixed cost).",
         f"- Ansible's floor on this machine: an empty play takes {floor['play_s']:.2f} s and "
         f"a call of its lightest module on the local slave {floor['call_s']:.2f} s. The "

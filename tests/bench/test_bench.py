@@ -42,8 +42,8 @@ def test_bench_runs_on_three_distributions(tmp_path):
         "pyti-fx-notests",
     }
     assert results["warm"]["downloads"] == 0
-    # Its pythons, the sync, the batch's start, one wait or more, the fetch.
-    assert results["warm"]["slave_calls"] >= 5
+    # Its pythons, the sync, the batch's start, one wait or more.
+    assert results["warm"]["slave_calls"] >= 4
     assert results["warm"]["batch_s"] > 0
     assert results["ansible_floor"]["play_s"] > 0 and results["ansible_floor"]["call_s"] > 0
     assert sorted(results["orchestration"]["runs"]) == ["2", "3"]
