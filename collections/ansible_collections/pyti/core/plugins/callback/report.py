@@ -108,6 +108,16 @@ def _task_label(task: object) -> str:
     return f"task '{getattr(task, 'name', None) or action}'"
 
 
+def _slave_of(result: Mapping) -> object:
+    """The slave that produced a stored result; entries kept before the store named it
+    have it in their last attempt."""
+    if result.get("slave"):
+        return result["slave"]
+    attempts = result.get("attempts")
+    last = attempts[-1] if isinstance(attempts, list) and attempts else None
+    return last.get("slave") if isinstance(last, Mapping) else None
+
+
 class CallbackModule(CallbackBase):
     """Collect PYTI run and results payloads and write the report when the playbook ends."""
 
@@ -154,7 +164,7 @@ class CallbackModule(CallbackBase):
         self._raw_run = run if isinstance(run, Mapping) else {}
         for reused in self._raw_run.get("reused") or []:
             if isinstance(reused, Mapping):
-                self._collector.add_results(reused.get("slave"), [reused])
+                self._collector.add_results(_slave_of(reused), [reused])
 
     def _take_retry(self, retry: object) -> None:
         """Jobs planned again on other slaves: their results will come from there."""
@@ -181,7 +191,7 @@ class CallbackModule(CallbackBase):
             job = self._jobs.get(result.get("job")) if isinstance(result, Mapping) else None
             if job is None:
                 continue
-            kept = {**result, "attempts": attempts.get(job.get("id"))}
+            kept = {**result, "slave": host, "attempts": attempts.get(job.get("id"))}
             try:
                 self._store.put(job_key(job, self._raw_run), kept, self._raw_run["id"])
             except (OSError, TypeError, ValueError, KeyError) as exc:

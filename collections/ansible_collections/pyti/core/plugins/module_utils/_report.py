@@ -197,7 +197,7 @@ def normalise_result(raw: object, slave: object) -> dict:
     result["tasks"] = _tasks(raw.get("tasks"))
     result["rejected"] = _rejected(raw.get("rejected"))
     result["guest"] = _guest(raw.get("guest"))
-    result["wheelhouse"] = _wheelhouse(raw.get("wheels"))
+    result["wheelhouse"] = _wheelhouse(raw.get("wheels"), raw.get("wheelhouse"))
     result["reused_from"] = safe_run_id(raw.get("reused_from")) if raw.get("reused_from") else None
     result["attempts"] = _attempts(raw, slave)
     result["side"] = to_choice(raw.get("side"), SIDES)
@@ -212,20 +212,25 @@ def normalise_result(raw: object, slave: object) -> dict:
     return result
 
 
-def _wheelhouse(value: object) -> dict[str, str] | None:
+def _wheelhouse(wheels: object, listed: object) -> dict[str, str] | None:
     """Name -> version of the wheels that the VM installed from, read from their file names
-    (the setup's own, not the VM's word); None when the result names none."""
-    if not HAS_PACKAGING or not isinstance(value, list):
-        return None
+    (WHEELS, the setup's own, not the VM's word), or as an earlier report LISTED them; None
+    when the result names none."""
     found = {}
-    for name in value[:WHEELHOUSE_LIMIT]:
-        if not isinstance(name, str) or len(name) > NAME_LIMIT:
-            continue
-        try:
-            dist, version, _build, _tags = parse_wheel_filename(name)
-        except (InvalidWheelFilename, InvalidVersion):
-            continue
-        found[str(dist)] = str(version)
+    if HAS_PACKAGING and isinstance(wheels, list):
+        for name in wheels[:WHEELHOUSE_LIMIT]:
+            if not isinstance(name, str) or len(name) > NAME_LIMIT:
+                continue
+            try:
+                dist, version, _build, _tags = parse_wheel_filename(name)
+            except (InvalidWheelFilename, InvalidVersion):
+                continue
+            found[str(dist)] = str(version)
+    elif isinstance(listed, Mapping):
+        for name, version in list(listed.items())[:WHEELHOUSE_LIMIT]:
+            name, version = one_line(name), one_line(version)
+            if name and version:
+                found[name] = version
     return dict(sorted(found.items())) or None
 
 

@@ -240,3 +240,48 @@ def test_options_from_the_environment(configured, monkeypatch, tmp_path):
     configured.set_options()
     assert configured._report_dir == str(tmp_path / "elsewhere")
     assert configured._summary is False
+
+
+def _reused_run(run_payload, first, rerun_report=None):
+    """The payload of a run planned after FIRST: every job of it taken from the store."""
+    from ansible_collections.pyti.core.plugins.module_utils import _store
+
+    store = _store.Store(run_payload["report_dir"])
+    _to_run, reused = _store.plan_reuse(first, store, rerun_report)
+    return {**first, "id": "20261205T090000Z-cd34ef", "jobs": [], "reused": reused}
+
+
+@pytest.mark.parametrize("how", ["resume", "rerun"])
+def test_reused_results_keep_their_slave_and_wheelhouse(
+    callback, run_payload, localhost_results, how
+):
+    wheels = ["six-1.16.0-py2.py3-none-any.whl", "pytest-9.2.0-py3-none-any.whl"]
+    passed = [
+        {**result, "wheels": wheels} for result in localhost_results if result["job"] == "j0001"
+    ]
+    # As run_config plans it: the job knows its interpreter's exact version.
+    job = {**run_payload["jobs"][0], "python_info": {"version": "3.10.7", "series": "3.10"}}
+    first = {**run_payload, "jobs": [job]}
+    callback.v2_runner_on_ok(task_result("localhost", {"pyti_run": first}, "Plan", "x"))
+    callback.v2_runner_on_ok(task_result("localhost", {"pyti_results": passed}))
+    callback.v2_playbook_on_stats(MagicMock())
+    report_file = os.path.join(run_payload["report_dir"], first["id"], "report.json")
+    with open(report_file, encoding="utf-8") as stream:
+        first_report = json.load(stream)
+
+    second = _reused_run(run_payload, first, first_report if how == "rerun" else None)
+    again = CallbackModule(display=fake_display())
+    again.v2_runner_on_ok(task_result("localhost", {"pyti_run": second}, "Plan", "x"))
+    again.v2_playbook_on_stats(MagicMock())
+    with open(os.path.join(run_payload["report_dir"], second["id"], "report.json")) as stream:
+        (result,) = json.load(stream)["results"]
+    assert result["reused_from"] == first["id"]
+    assert result["slave"] == "localhost"
+    assert result["wheelhouse"] == {"pytest": "9.2.0", "six": "1.16.0"}
+
+
+def test_a_stored_result_without_its_slave_takes_it_from_its_last_attempt():
+    attempts = [{"slave": "slave2", "status": "error"}, {"slave": "localhost", "status": "passed"}]
+    assert report_plugin._slave_of({"attempts": attempts}) == "localhost"
+    assert report_plugin._slave_of({"slave": "s3", "attempts": attempts}) == "s3"
+    assert report_plugin._slave_of({"attempts": "x"}) is None
