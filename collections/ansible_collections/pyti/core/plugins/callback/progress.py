@@ -43,6 +43,8 @@ import time
 from ansible.plugins.callback.default import CallbackModule as DefaultCallback
 from ansible_collections.pyti.core.plugins.module_utils._progress import Board
 
+BATCH_ACTIONS = ("pyti.core.task_run", "task_run")
+
 
 class CallbackModule(DefaultCallback):
     CALLBACK_VERSION = 2.0
@@ -60,6 +62,12 @@ class CallbackModule(DefaultCallback):
     def set_options(self, task_keys=None, var_options=None, direct=None):
         super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
         self.interval = float(self.get_option("interval"))
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        # Elapsed time counts from the start of the VMs, not from the first progress read.
+        if task.action in BATCH_ACTIONS:
+            self.board.start()
+        super().v2_playbook_on_task_start(task, is_conditional)
 
     def v2_runner_retry(self, result):
         progress = result.result.get("pyti_progress")

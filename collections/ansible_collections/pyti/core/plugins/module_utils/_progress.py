@@ -138,10 +138,14 @@ class Board:
         self.earlier: dict[str, list[dict]] = {}
         self.since: float | None = None
 
-    def update(self, slave: str, progress: dict) -> bool:
-        """Record a slave's progress; True when something new finished."""
+    def start(self) -> None:
+        """Start the run's clock, when the first VMs start; a later call keeps it."""
         if self.since is None:
             self.since = self.clock()
+
+    def update(self, slave: str, progress: dict) -> bool:
+        """Record a slave's progress; True when something new finished."""
+        self.start()
         progress = progress if isinstance(progress, dict) else {}
         current = self.slaves.get(slave)
         if current is not None and current.get("started") != progress.get("started"):

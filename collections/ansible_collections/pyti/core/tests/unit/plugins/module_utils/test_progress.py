@@ -71,3 +71,14 @@ def test_board_adds_a_slaves_second_batch_and_ends_a_lost_slaves_batch():
     assert not board.update("s1", {"started": 9.0, "total": 2, "done": 0, "by_status": {}})
     assert board.update("s1", {"started": 9.0, "total": 2, "done": 2, "by_status": {"failed": 2}})
     assert board.line() == "PYTI 4/4 VMs done (2 passed, 2 failed); s1 4/4, s2 0/0; 0m00s elapsed"
+
+
+def test_the_clock_starts_with_the_vms_not_with_the_first_progress_read():
+    now = [100.0]
+    board = _progress.Board(clock=lambda: now[0])
+    board.start()  # the VMs start
+    now[0] = 105.0  # the first read comes with the first wait's end
+    board.update("s1", {"total": 2, "done": 1, "by_status": {"passed": 1}})
+    now[0] = 110.0
+    board.start()  # a second round's VMs: the run's clock goes on
+    assert board.line() == "PYTI 1/2 VMs done (1 passed); s1 1/2; 0m10s elapsed"
