@@ -20,6 +20,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from . import _archives, _candidate, _cgroup, _sandbox
+
+try:
+    from packaging.requirements import InvalidRequirement, Requirement
+except ImportError:  # ansible-core brings packaging; without it a spec names itself
+    Requirement = None
 from ._capture import Capture
 from ._errors import PrepareError
 
@@ -254,6 +259,18 @@ def _error(status: str, kind: str, reason: str) -> dict:
     return {"status": status, "kind": kind, "reason": reason}
 
 
+def _spec_name(spec: str) -> str:
+    """The distribution a spec asks for (idna for idna==99.0); a path's file name."""
+    if os.path.isabs(spec):
+        return os.path.basename(spec)
+    if Requirement is None:
+        return spec
+    try:
+        return Requirement(spec).name
+    except InvalidRequirement:
+        return spec
+
+
 class Preparer:
     """Turn distribution specs into dist entries of the store, one sandbox per spec."""
 
@@ -407,11 +424,13 @@ class Preparer:
         return self._store_archive(spec, path, key, name, version, kind, source)
 
     def _failed_dist(self, spec: str, error: dict) -> dict:
+        """The record of a spec that gave no archive: named as the spec names it, so that a
+        comparison matches it with the same distribution in another run."""
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", spec)[-60:].strip("_") or "spec"
         key = "invalid-" + slug + "-" + _archives.hashlib.sha256(spec.encode()).hexdigest()[:8]
         return {
             "key": key,
-            "name": os.path.basename(spec) if os.path.isabs(spec) else spec,
+            "name": _spec_name(spec),
             "version": None,
             "spec": spec,
             "source": "local" if os.path.isabs(spec) else "pypi",
