@@ -173,6 +173,11 @@ def test_config_error_stops_before_any_vm(tmp_path, cache_dir):
         ("pyti_pythons", ["3.99"], "pyti_pythons: no slave has '3.99'"),
         ("pyti_driver", "vmware", "pyti_driver: unknown driver 'vmware' (known: namespace, qemu)"),
         ("pyti_limits", {"task_timeout": -1}, "pyti_limits.task_timeout must be an integer >= 1"),
+        (
+            "pyti_distribution",
+            ["idna==3.6"],
+            "pyti_distribution is not a PYTI variable: did you mean pyti_distributions?",
+        ),
     ],
 )
 def test_bad_variables_are_named(tmp_path, variable, value, message):

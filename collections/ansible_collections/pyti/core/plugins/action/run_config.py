@@ -48,6 +48,11 @@ class ActionModule(ActionBase):
 
     def _plan(self, args: dict, task_vars: dict) -> dict:
         base_dir = os.getcwd()
+        _config.check_variable_names(task_vars)
+        hostvars = task_vars.get("hostvars") or {}
+        for slave in args["slaves"]:
+            if slave in hostvars:
+                _config.check_variable_names(hostvars[slave])
         specs = _config.check_distributions(args["distributions"], base_dir)
         pythons = _config._list_of_str("pyti_pythons", args["pythons"])
         tasks = _config.check_tasks(args["tasks"])

@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import secrets
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from ._errors import ConfigError
@@ -18,6 +20,16 @@ except ImportError:
     HAS_PACKAGING = False
 
 TASKS = ("install", "import", "test")
+# The variables that configure a run, on the controller or per slave (see the README).
+USER_VARIABLES = (
+    "pyti_distributions", "pyti_pythons", "pyti_tasks", "pyti_driver", "pyti_limits",
+    "pyti_report_dir", "pyti_work_dir", "pyti_cache_dir", "pyti_find_links", "pyti_resume",
+    "pyti_rerun", "pyti_rerun_of", "pyti_candidate", "pyti_capacity", "pyti_uid_base",
+    "pyti_heartbeat_timeout", "pyti_run_timeout", "pyti_failover", "pyti_qemu_image_dir",
+    "pyti_compare_base", "pyti_compare_head", "pyti_default_corpus",
+)  # fmt: skip
+# What the playbooks register or set themselves, some of it close to a user variable.
+PLAYBOOK_VARIABLES = ("pyti_run", "pyti_reruns", "pyti_rerun_jobs", "pyti_retry", "pyti_report")
 DRIVERS = ("namespace", "qemu")
 DEFAULTS = {
     "pythons": ["python3"],
@@ -195,3 +207,18 @@ def job_matrix(keys: list[str], pythons: list[str], slaves: dict) -> tuple[list[
                 }
             )
     return jobs, lacking
+
+
+def check_variable_names(names: Iterable[object]) -> None:
+    """ConfigError for a pyti_ variable that is a letter or two off a PYTI variable: a typo
+    that would otherwise leave the run on that variable's default without a word."""
+    for name in sorted(n for n in names if isinstance(n, str) and n.startswith("pyti_")):
+        if name in USER_VARIABLES or name in PLAYBOOK_VARIABLES:
+            continue
+        close = difflib.get_close_matches(name, USER_VARIABLES, n=1, cutoff=0.85)
+        if close:
+            raise ConfigError(
+                f"{name} is not a PYTI variable: did you mean {close[0]}?",
+                field=name,
+                value=close[0],
+            )

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
-from ansible_collections.pyti.core.plugins.module_utils import _limits
+from ansible_collections.pyti.core.plugins.module_utils import _config, _limits
 from ansible_collections.pyti.core.plugins.module_utils._config import (
     check_distribution,
     check_distributions,
@@ -308,3 +309,32 @@ def test_job_matrix_ids_have_four_digits_and_go_on():
 
 def test_new_run_id_shape():
     assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{6}", new_run_id())
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("pyti_distribution", "pyti_distributions"),
+        ("pyti_python", "pyti_pythons"),
+        ("pyti_workdir", "pyti_work_dir"),
+        ("pyti_capcity", "pyti_capacity"),
+        ("pyti_resum", "pyti_resume"),
+    ],
+)
+def test_a_misspelled_variable_is_named_with_what_it_looks_like(typo, meant):
+    with pytest.raises(ConfigError) as caught:
+        _config.check_variable_names(["pyti_pythons", typo, "ansible_host", 42])
+    assert caught.value.msg == f"{typo} is not a PYTI variable: did you mean {meant}?"
+    assert caught.value.context == {"field": typo, "value": meant}
+
+
+def test_the_projects_own_variables_and_unrelated_ones_pass():
+    """Every pyti_ name the playbooks, Molecule scenarios and inventories use, and names
+    that look like no PYTI variable (a user's own), pass."""
+    root = Path(__file__).resolve().parents[8]
+    used = set()
+    for folder in ("playbooks", "molecule", "inventories"):
+        for path in (root / folder).rglob("*.yml"):
+            used.update(re.findall(r"\bpyti_[a-z_]+", path.read_text(encoding="utf-8")))
+    assert "pyti_distributions" in used and "pyti_scenario_dir" in used
+    _config.check_variable_names(sorted(used) + ["pyti_my_own_setting", "pyti_"])
