@@ -14,7 +14,8 @@ description:
   - Prints what the default callback prints, except for the retries of
     M(pyti.core.task_progress), which it turns into one progress line for the whole run
     (VMs done out of the total, counts by status, per slave, time elapsed and an estimate
-    of the time left), updated as each VM finishes.
+    of the time left). Its first line, as the VMs start, shows what each slave is to run;
+    each call of M(pyti.core.task_progress) updates it.
   - The VMs of the failover round of M(pyti.core.run_replan) add to those of the first
     round; a lost slave counts the VMs it finished before it was lost.
   - On a terminal the line is redrawn in place; elsewhere (CI logs) it is printed as plain
@@ -46,6 +47,16 @@ from ansible_collections.pyti.core.plugins.module_utils._progress import Board
 BATCH_ACTIONS = ("pyti.core.task_run", "task_run")
 
 
+def planned(jobs: list) -> dict[str, int]:
+    """How many of a run's jobs each slave is to run."""
+    totals: dict[str, int] = {}
+    for job in jobs:
+        slave = job.get("slave") if isinstance(job, dict) else None
+        if isinstance(slave, str):
+            totals[slave] = totals.get(slave, 0) + 1
+    return totals
+
+
 class CallbackModule(DefaultCallback):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "stdout"
@@ -64,10 +75,13 @@ class CallbackModule(DefaultCallback):
         self.interval = float(self.get_option("interval"))
 
     def v2_playbook_on_task_start(self, task, is_conditional):
-        # Elapsed time counts from the start of the VMs, not from the first progress read.
-        if task.action in BATCH_ACTIONS:
-            self.board.start()
         super().v2_playbook_on_task_start(task, is_conditional)
+        # Elapsed time counts from the start of the VMs, not from the first progress read;
+        # the first line says what the run plans before the first wait ends.
+        if task.action in BATCH_ACTIONS and self.board.since is None:
+            self.board.start()
+            if self.board.slaves:
+                self._display.display(self.board.line())
 
     def v2_runner_retry(self, result):
         progress = result.result.get("pyti_progress")
@@ -77,6 +91,9 @@ class CallbackModule(DefaultCallback):
         self._show(changed)
 
     def v2_runner_on_ok(self, result):
+        run = result.result.get("pyti_run")
+        if isinstance(run, dict) and isinstance(run.get("jobs"), list):
+            self.board.plan(planned(run["jobs"]))
         retry = result.result.get("pyti_retry")
         if isinstance(retry, dict) and isinstance(retry.get("slaves"), list):
             self.board.settle(retry["slaves"])

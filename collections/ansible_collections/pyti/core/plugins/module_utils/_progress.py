@@ -143,12 +143,19 @@ class Board:
         if self.since is None:
             self.since = self.clock()
 
+    def plan(self, totals: dict[str, int]) -> None:
+        """The VMs each slave is to run, shown as none done until its first progress."""
+        for slave, total in totals.items():
+            self.slaves.setdefault(slave, {"total": _count(total), "done": 0, "planned": True})
+
     def update(self, slave: str, progress: dict) -> bool:
         """Record a slave's progress; True when something new finished."""
         self.start()
         progress = progress if isinstance(progress, dict) else {}
         current = self.slaves.get(slave)
-        if current is not None and current.get("started") != progress.get("started"):
+        if current is not None and current.get("planned"):
+            current = None  # the plan gives way to the batch's own account
+        elif current is not None and current.get("started") != progress.get("started"):
             self.earlier.setdefault(slave, []).append(current)
             current = None
         before = (current or {}).get("done", 0)
@@ -156,9 +163,14 @@ class Board:
         return progress.get("done", 0) != before
 
     def settle(self, healthy: list[str]) -> None:
-        """End the batches of the slaves that are not HEALTHY where they were last seen."""
-        for slave, state in self.slaves.items():
-            if slave not in healthy:
+        """End the batches of the slaves that are not HEALTHY where they were last seen;
+        one lost before it said anything leaves the line."""
+        for slave, state in list(self.slaves.items()):
+            if slave in healthy:
+                continue
+            if state.get("planned") and not self.earlier.get(slave):
+                del self.slaves[slave]
+            else:
                 self.slaves[slave] = {**state, "total": _count(state.get("done"))}
 
     def _batches(self, slave: str) -> list[dict]:

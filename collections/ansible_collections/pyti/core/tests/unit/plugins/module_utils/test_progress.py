@@ -82,3 +82,15 @@ def test_the_clock_starts_with_the_vms_not_with_the_first_progress_read():
     now[0] = 110.0
     board.start()  # a second round's VMs: the run's clock goes on
     assert board.line() == "PYTI 1/2 VMs done (1 passed); s1 1/2; 0m10s elapsed"
+
+
+def test_the_plan_shows_before_any_progress_and_gives_way_to_it():
+    board = _progress.Board(clock=lambda: 0.0)
+    board.plan({"s1": 3, "s2": 2})
+    assert board.line() == "PYTI 0/5 VMs done; s1 0/3, s2 0/2; 0m00s elapsed"
+    board.update("s1", {"started": 7.0, "total": 3, "done": 1, "by_status": {"passed": 1}})
+    # s2 was lost before it said anything: its VMs run elsewhere, and it leaves the line.
+    board.settle(["s1"])
+    assert board.line() == "PYTI 1/3 VMs done (1 passed); s1 1/3; 0m00s elapsed"
+    board.plan({"s1": 9})  # a plan read again changes nothing already seen
+    assert board.totals()[:2] == (1, 3)
