@@ -43,6 +43,17 @@ def _fetch(tmp_path, work, dest, **options):
     return run_playbook({}, tmp_path, playbook=str(playbook))
 
 
+def test_a_truncated_archive_is_a_failed_fetch_that_keeps_the_raw_results(tmp_path):
+    work = _slave_run(tmp_path)
+    archive = _raw_archive.pack(str(work / "runs" / RUN))
+    with open(archive, "r+b") as handle:
+        handle.truncate(150)
+    proc = _fetch(tmp_path, work, tmp_path / "controller", archive=archive)
+    assert proc.returncode != 0
+    assert f"they stay on the slave in {work / 'runs' / RUN}" in proc.stdout
+    assert os.listdir(work / "runs") == [RUN]
+
+
 def _files(folder):
     return sorted(
         os.path.relpath(os.path.join(path, name), folder)
@@ -108,14 +119,23 @@ def test_an_archive_packed_by_task_progress_is_fetched_as_it_is(tmp_path):
         "runs/{run}.tar.gz",
         "{work}/runs/../runs/{run}.tar.gz",
         "{work}/runs/20261205T000000Z-other1.tar.gz",
+        # The right shape in another folder: another slave's work dir on the same kernel.
+        "{tmp}/other/runs/{run}.tar.gz",
+        "/runs/{run}.tar.gz",
     ],
 )
 def test_an_archive_that_is_not_this_runs_is_refused_and_nothing_is_removed(tmp_path, archive):
     work = _slave_run(tmp_path)
-    value = archive.format(work=work, run=RUN)
+    other = tmp_path / "other" / "runs" / RUN
+    (other / "raw").mkdir(parents=True)
+    (other / "keep.txt").write_text("not this run's\n")
+    _raw_archive.pack(str(other))
+    value = archive.format(work=work, run=RUN, tmp=tmp_path)
     proc = _fetch(tmp_path, work, tmp_path / "controller", archive=value)
     assert proc.returncode != 0
-    assert f"archive: {value!r} is not the path of run {RUN}'s packed raw results" in proc.stdout
+    why = f"is not the path of run {RUN}'s packed raw results in {work}"
+    assert f"archive: {value!r} {why}" in proc.stdout
+    assert (other / "keep.txt").is_file()
     assert _files(work / "runs") == [
         f"{RUN}/raw/j0001/test.log",
         f"{RUN}/raw/j0001/vm/junit.xml",

@@ -8,6 +8,7 @@ import shlex
 import shutil
 import tarfile
 import tempfile
+import zlib
 
 from ansible.plugins.action import ActionBase
 from ansible_collections.pyti.core.plugins.module_utils import _raw_archive
@@ -57,7 +58,7 @@ class ActionModule(ActionBase):
                 self._connection.fetch_file(packed["archive"], local)
                 files = self._place(local, args["dest"])
                 placed = True
-        except (OSError, tarfile.TarError) as exc:
+        except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
             msg = f"Fetching results failed: {exc}; they stay on the slave in {packed['run_dir']}"
             return {**result, "failed": True, "msg": msg}
         finally:
@@ -66,15 +67,19 @@ class ActionModule(ActionBase):
             self._remove([packed["archive"], *done_with])
         return {**result, "changed": True, "files": files, "dest": args["dest"]}
 
-    @staticmethod
-    def _packed(args: dict) -> dict | None:
-        """What the pack module would return, when task_progress packed the archive."""
+    def _packed(self, args: dict) -> dict | None:
+        """What the pack module would return, when task_progress packed the archive.
+
+        The archive must be this run's under the work dir as the task gives it; a work dir
+        that is not absolute as given (~ is the slave's) leaves the packing to the module.
+        """
         archive = args["archive"]
-        if not archive:
+        work_dir = self._task.args.get("work_dir", ARGSPEC["work_dir"]["default"])
+        if not archive or not str(work_dir).startswith("/"):
             return None
-        packed_from = _raw_archive.folder_of(archive, args["run_id"])
+        packed_from = _raw_archive.folder_of(archive, str(work_dir), args["run_id"])
         if packed_from is None:
-            why = f"is not the path of run {args['run_id']}'s packed raw results"
+            why = f"is not the path of run {args['run_id']}'s packed raw results in {work_dir}"
             return {"failed": True, "msg": f"archive: {archive!r} {why}"}
         return {"archive": archive, "run_dir": packed_from}
 

@@ -28,14 +28,10 @@ def pack(folder: str) -> str:
     return archive
 
 
-def folder_of(archive: str, run_id: str) -> str | None:
-    """The run folder that ARCHIVE was packed from, if ARCHIVE is where pack() puts the
-    archive of RUN_ID: an absolute, normal path ending in runs/<run_id>.tar.gz; else None."""
-    wanted = f"/runs/{run_id}{SUFFIX}"
-    ok = (
-        is_plain(run_id)
-        and archive.startswith("/")
-        and posixpath.normpath(archive) == archive
-        and archive.endswith(wanted)
-    )
-    return archive[: -len(SUFFIX)] if ok else None
+def folder_of(archive: str, work_dir: str, run_id: str) -> str | None:
+    """The run folder that ARCHIVE was packed from, if ARCHIVE is exactly where pack() puts
+    the archive of RUN_ID under the absolute WORK_DIR; else None."""
+    if not (is_plain(run_id) and work_dir.startswith("/")):
+        return None
+    folder = posixpath.normpath(posixpath.join(work_dir, "runs", run_id))
+    return folder if archive == folder + SUFFIX else None

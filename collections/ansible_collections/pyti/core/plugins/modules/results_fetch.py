@@ -40,7 +40,9 @@ options:
         slave when called with O(pyti.core.task_progress#module:pack), as it returned it in
         RV(pyti.core.task_progress#module:archive). No module starts on the slave to pack
         them then, and the archive is fetched at once.
-      - It must be the absolute path C(<work_dir>/runs/<run_id>.tar.gz) of this run.
+      - It must be the path C(<work_dir>/runs/<run_id>.tar.gz) of this run, with O(work_dir)
+        an absolute path; with a O(work_dir) that is not, it is not used and the raw results
+        are packed again.
     type: str
 extends_documentation_fragment:
   - pyti.core._attributes
@@ -103,7 +105,7 @@ def main():
         module.fail_json(msg=f"Fetching results failed: run_id {run_id!r} is not a plain name")
     archive = module.params["archive"]
     if archive:
-        packed_from = _raw_archive.folder_of(archive, run_id)
+        packed_from = _raw_archive.folder_of(archive, module.params["work_dir"], run_id)
         if packed_from is None or not os.path.isfile(archive):
             module.fail_json(msg=f"archive: {archive!r} is not the packed raw results of {run_id}")
         module.exit_json(changed=False, archive=archive, run_dir=packed_from)
