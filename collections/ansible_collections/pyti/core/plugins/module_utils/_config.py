@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import secrets
 from collections.abc import Iterable
@@ -209,13 +208,28 @@ def job_matrix(keys: list[str], pythons: list[str], slaves: dict) -> tuple[list[
     return jobs, lacking
 
 
+def one_typo_apart(a: str, b: str) -> bool:
+    """Whether A becomes B by one typo: a letter left out, added or changed, or two
+    neighbours swapped."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) != len(b):
+        short, long = sorted((a, b), key=len)
+        return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+    diff = [i for i in range(len(a)) if a[i] != b[i]]
+    if len(diff) == 1:
+        return True
+    i = diff[0]
+    return diff == [i, i + 1] and a[i] == b[i + 1] and a[i + 1] == b[i]
+
+
 def check_variable_names(names: Iterable[object]) -> None:
-    """ConfigError for a pyti_ variable that is a letter or two off a PYTI variable: a typo
-    that would otherwise leave the run on that variable's default without a word."""
+    """ConfigError for a pyti_ variable one typo away from a PYTI variable, which would
+    otherwise leave the run on that variable's default without a word."""
     for name in sorted(n for n in names if isinstance(n, str) and n.startswith("pyti_")):
         if name in USER_VARIABLES or name in PLAYBOOK_VARIABLES:
             continue
-        close = difflib.get_close_matches(name, USER_VARIABLES, n=1, cutoff=0.85)
+        close = [known for known in USER_VARIABLES if one_typo_apart(name, known)]
         if close:
             raise ConfigError(
                 f"{name} is not a PYTI variable: did you mean {close[0]}?",
