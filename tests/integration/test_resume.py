@@ -91,4 +91,9 @@ def test_bad_rerun_values_are_named(tmp_path):
     assert "pyti_rerun: unknown value 'everything' (known: failed)" in proc.stdout
     proc = run_playbook({**base, "pyti_rerun": "failed", "pyti_rerun_of": "nope"}, tmp_path)
     assert "pyti_rerun_of: no readable report at " in proc.stdout
+    broken = tmp_path / "r" / "broken"
+    broken.mkdir(parents=True)
+    (broken / "report.json").write_text('{"run": {"tasks": 5}, "results": []}')
+    proc = run_playbook({**base, "pyti_rerun": "failed", "pyti_rerun_of": "broken"}, tmp_path)
+    assert f"pyti_rerun_of: {broken / 'report.json'} is not a report" in proc.stdout
     assert not (tmp_path / "slave").exists()

@@ -114,13 +114,19 @@ class ActionModule(ActionBase):
         try:
             with open(path, encoding="utf-8") as handle:
                 report = json.load(handle)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise ConfigError(
                 f"pyti_rerun_of: no readable report at {path} ({exc})",
                 field="pyti_rerun_of",
                 value=args["rerun_of"],
             ) from None
-        if not isinstance(report, dict):
+        run = report.get("run") if isinstance(report, dict) else None
+        tasks = run.get("tasks") if isinstance(run, dict) else None
+        if not (
+            isinstance(tasks, list)
+            and all(isinstance(task, str) for task in tasks)
+            and isinstance(report.get("results"), list)
+        ):
             raise ConfigError(
                 f"pyti_rerun_of: {path} is not a report",
                 field="pyti_rerun_of",

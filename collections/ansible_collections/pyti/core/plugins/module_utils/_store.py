@@ -12,9 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 
 REUSABLE = ("passed", "skipped")
+# What a run id may hold: it names a folder of the report directory.
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 NOT_VERDICTS = ("setup", "sandbox", "results", "infra")
 
 
@@ -46,7 +49,7 @@ class Store:
         try:
             with open(os.path.join(self.path, f"{key}.json"), encoding="utf-8") as handle:
                 entry = json.load(handle)
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return None
         ok = isinstance(entry, dict) and isinstance(entry.get("result"), dict)
         return entry if ok else None
@@ -94,11 +97,17 @@ def plan_reuse(run: dict, store: Store, rerun_report: dict | None) -> tuple[list
         else:
             found = previous.get(key)
             found = found if found and found[0].get("status") in REUSABLE else None
-        if found:
+        if found and _is_run_id(found[1]):
             reuse.append(reused(found[0], found[1], store.report_dir))
         else:
             to_run.append(job)
     return to_run, reuse
+
+
+def _is_run_id(value: object) -> bool:
+    """Whether VALUE names a run folder as it stands: a result from a run whose id does
+    not (a damaged store or report) runs again rather than losing where it came from."""
+    return isinstance(value, str) and bool(RUN_ID.fullmatch(value))
 
 
 def _by_key(report: dict) -> dict:

@@ -81,3 +81,16 @@ def test_keys_separate_python_versions_tasks_and_drivers():
         _store.result_key("six", "3.11.7", ["install"], "qemu"),
     }
     assert len(keys) == 4
+
+
+def test_a_damaged_store_runs_again_what_it_cannot_vouch_for(tmp_path):
+    store = _store.Store(str(tmp_path))
+    jobs = RUN["jobs"]
+    store.put(_store.job_key(jobs[0], RUN), result("j0001", "six==1.16.0", "passed"), "...")
+    nested = '{"key": "k", "run": "A", "result": ' + "[" * 100000 + "]" * 100000 + "}"
+    (tmp_path / "store" / f"{_store.job_key(jobs[1], RUN)}.json").write_text(nested)
+    assert store.get(_store.job_key(jobs[1], RUN)) is None
+    to_run, reused = _store.plan_reuse(RUN, store, None)
+    # A run id that names no folder ("...") would leave the result without its origin.
+    assert [j["id"] for j in to_run] == ["j0001", "j0002", "j0003"]
+    assert reused == []
