@@ -27,6 +27,9 @@ OK_STATUSES = frozenset({"passed", "skipped"})
 TASK_KINDS = frozenset({None, "task"})
 REASON_LIMIT = 300
 WHEELHOUSE_LIMIT = 500
+WHEELHOUSE_SHOWN = 20  # changes listed per entry; the rest are counted
+# Control characters and bidirectional overrides: text from a report shows as it is.
+_UNSHOWN = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 class CompareError(PytiError):
@@ -45,11 +48,15 @@ def _fail(field: str, value: object, why: str) -> CompareError:
 def parse_report(text: str, field: str, value: object) -> dict:
     """The report.json TEXT as a checked dict; FIELD and VALUE name it in errors."""
     try:
-        report = json.loads(text)
-    except ValueError as exc:
+        report = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
         raise _fail(field, value, f"is not JSON: {exc}") from None
     check_report(report, field, value)
     return report
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def check_report(report: object, field: str, value: object) -> None:
@@ -75,6 +82,8 @@ def _check_result(result: object, where: str, field: str, value: object) -> None
     for key in ("distribution", "python"):
         if not isinstance(result.get(key), str):
             raise _fail(field, value, f"is broken: {where}.{key} is not a string")
+    if not isinstance(result.get("version"), (str, type(None))):
+        raise _fail(field, value, f"is broken: {where}.version is not a string")
     _check_status(result, where, field, value)
     tasks = result.get("tasks")
     if not isinstance(tasks, list):
@@ -181,16 +190,23 @@ def wheelhouse_changes(base: Mapping | None, head: Mapping | None) -> list[str]:
     if not old or not new:
         return []
     names = sorted(old.keys() | new.keys(), key=_sort_key)
-    return [
+    moved = [
         f"{name} {old.get(name, '-')} \u2192 {new.get(name, '-')}"
         for name in names
         if old.get(name) != new.get(name)
     ]
+    if len(moved) > WHEELHOUSE_SHOWN:
+        moved[WHEELHOUSE_SHOWN:] = [f"and {len(moved) - WHEELHOUSE_SHOWN} more"]
+    return moved
 
 
 def _sort_key(text: str) -> list:
+    """Natural order: a run of digits sorts as its number, however long it is."""
     parts = re.split(r"(\d+)", text.lower())
-    return [int(part) if index % 2 else part for index, part in enumerate(parts)]
+    return [
+        (len(part.lstrip("0")), part.lstrip("0")) if index % 2 else part
+        for index, part in enumerate(parts)
+    ]
 
 
 def compare(base: Mapping, head: Mapping) -> dict:
@@ -248,7 +264,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
 def _md(value: object) -> str:
     """Text safe inside a Markdown table cell: one line, no markup, no HTML."""
-    text = " ".join(str(value if value is not None else "").split())
+    text = " ".join(_UNSHOWN.sub(" ", str(value if value is not None else "")).split())
     return _MD_SPECIAL.sub(r"\\\1", text.replace("&", "&amp;"))
 
 
@@ -326,7 +342,7 @@ _CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-act
 
 
 def _e(value: object) -> str:
-    return "" if value is None else html.escape(str(value), quote=True)
+    return "" if value is None else html.escape(_UNSHOWN.sub(" ", str(value)), quote=True)
 
 
 def _html_row(entry: Mapping) -> str:

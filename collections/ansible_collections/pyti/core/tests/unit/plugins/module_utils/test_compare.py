@@ -190,6 +190,15 @@ def test_order_is_natural_by_distribution_then_python():
             json.dumps(report("A", {**result("d"), "tasks": [{"status": "passed"}]})),
             "pyti_compare_base: 'x' is broken: results[0].tasks[0] has no name",
         ),
+        (
+            json.dumps(report("A", {**result("d"), "version": [1]})),
+            "pyti_compare_base: 'x' is broken: results[0].version is not a string",
+        ),
+        (
+            json.dumps(report("A", {**result("d"), "duration_s": float("nan")})),
+            "pyti_compare_base: 'x' is not JSON: NaN is not a JSON number",
+        ),
+        ('{"results": ' + "[" * 100000 + "]" * 100000 + "}", "pyti_compare_base: 'x' is not JSON"),
     ],
 )
 def test_broken_reports_are_refused_in_one_line(text, message):
@@ -273,6 +282,17 @@ def test_wheelhouse_changes_name_each_version_that_moved():
     del old["wheelhouse"]
     assert _compare.wheelhouse_changes(old, new) == []
     assert _compare.wheelhouse_changes({"wheelhouse": {"a": 1, 2: "b"}}, new) == []
+
+
+def test_long_numbers_sort_and_control_characters_do_not_reach_the_output():
+    names = ["d" + "1" * 5000, "d2", "d10"]
+    base = report("A\x1b[2J", *(result(name) for name in names))
+    head = report("B\u202e", *(result(name, {"test": "failed"}) for name in names))
+    comparison = _compare.compare(base, head)
+    order = list(dict.fromkeys(e["distribution"] for e in comparison["entries"]))
+    assert order == ["d2", "d10", "d" + "1" * 5000]
+    for text in (_compare.to_markdown(comparison), _compare.to_html(comparison)):
+        assert "\x1b" not in text and "\u202e" not in text
 
 
 def test_markdown_says_when_nothing_changed():
