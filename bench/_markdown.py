@@ -94,32 +94,32 @@ def _ratio_rows(r: dict) -> list[list[str]]:
     ]
 
 
+def _floor(r: dict) -> tuple[float, float]:
+    """Ansible's least cost on this machine: for the warm play's module calls, and for one."""
+    floor, calls = r["ansible_floor"], r["warm"]["slave_calls"]
+    return floor["play_s"] + calls * floor["call_s"], floor["play_s"] + floor["call_s"]
+
+
 def _batch_rows(r: dict) -> list[list[str]]:
     """The VMs' batch alone against the bare host, and the least a play of as many module
     calls costs on this machine: what isolation costs apart from Ansible's own."""
-    warm, base, floor = r["warm"], r["baseline"]["wall_s"], r.get("ansible_floor")
-    rows = []
-    if warm.get("batch_s"):
-        rows.append(
-            [
-                "isolation, the VMs' batch alone / bare host",
-                f"{warm['batch_s']:.1f} s / {base:.1f} s = {warm['batch_s'] / base:.2f}",
-                "-",
-                "-",
-            ]
-        )
-    if floor and warm.get("slave_calls"):
-        least = floor["play_s"] + warm["slave_calls"] * floor["call_s"]
-        rows.append(
-            [
-                f"Ansible's floor: a play of {warm['slave_calls']} module calls on the slave",
-                f"{least:.1f} s (start {floor['play_s']:.2f} s, {floor['call_s']:.2f} s a call); "
-                f"best ratio possible {(base + least) / base:.2f}",
-                "-",
-                "-",
-            ]
-        )
-    return rows
+    warm, base, floor = r["warm"], r["baseline"]["wall_s"], r["ansible_floor"]
+    least, _one = _floor(r)
+    return [
+        [
+            "isolation, the VMs' batch alone / bare host",
+            f"{warm['batch_s']:.1f} s / {base:.1f} s = {warm['batch_s'] / base:.2f}",
+            "-",
+            "-",
+        ],
+        [
+            f"Ansible's floor: a play of {warm['slave_calls']} module calls on the slave",
+            f"{least:.1f} s (start {floor['play_s']:.2f} s, {floor['call_s']:.2f} s a call); "
+            f"best ratio possible {(base + least) / base:.2f}",
+            "-",
+            "-",
+        ],
+    ]
 
 
 def _orchestration_rows(r: dict) -> list[list[str]]:
@@ -213,8 +213,7 @@ def _where_isolation(r: dict) -> list[str]:
     host_tasks = ", ".join(f"{k} {v:.1f} s" for k, v in base["task_s"].items())
     phases = ", ".join(f"{k}: {v:.1f} s" for k, v in warm["tasks"].items() if v)
     host_jobs = sum(job["wall_s"] for job in base["jobs"])
-    least = floor["play_s"] + warm["slave_calls"] * floor["call_s"]
-    one = floor["play_s"] + floor["call_s"]
+    least, one = _floor(r)
     return [
         f"- Of the warm play's {warm['wall_s']:.1f} s, the VMs' batch took "
         f"{warm['batch_s']:.1f} s against the bare host's {base['wall_s']:.1f} s. The other "
